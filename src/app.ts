@@ -1,0 +1,51 @@
+import { Hono, type Context } from 'hono';
+import type { AppEnv } from './app-env.js';
+import { GatewayError, errorResponse, internalError } from './errors.js';
+import { healthRoutes, type ReadinessCheck } from './http/health.js';
+import type { InFlight } from './http/in-flight.js';
+import { observe } from './http/observe.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { Breaker } from './proxy/breaker.js';
+import { forward } from './proxy/forward.js';
+import { PROXY_ROUTES } from './proxy/routes.js';
+import type { Upstream } from './proxy/upstream.js';
+
+export interface AppDeps {
+  readonly upstream: Upstream;
+  readonly breaker: Breaker;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly inFlight: InFlight;
+  readonly readiness: readonly ReadinessCheck[];
+  readonly maxBodyBytes: number;
+}
+
+/** Builds the HTTP app from its parts; no I/O happens here, so tests build one per case. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(observe(deps.metrics, deps.inFlight));
+  app.route('/', healthRoutes(deps.metrics, deps.readiness));
+  for (const route of PROXY_ROUTES) {
+    const handler = forward(deps, route);
+    for (const pattern of route.patterns) app.all(pattern, handler);
+  }
+  app.notFound((c) => {
+    c.set('route', 'unmatched');
+    return renderError(c, new GatewayError('not_found', `No route for ${c.req.method} ${c.req.path}.`));
+  });
+  app.onError((err, c) => {
+    if (err instanceof GatewayError) return renderError(c, err);
+    deps.logger.error({ err, route: c.get('route') }, 'unhandled error');
+    return renderError(c, internalError());
+  });
+  return app;
+}
+
+/** The only writer of error bodies (CONTRACT section 5). */
+function renderError(c: Context<AppEnv>, err: GatewayError): Response {
+  const { status, headers, body } = errorResponse(err);
+  const requestId = c.get('responseRequestId');
+  if (requestId !== undefined) headers['x-request-id'] = requestId;
+  return new Response(body, { status, headers });
+}

@@ -1,0 +1,118 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { clientHeaders } from './headers.js';
+
+type Controller = Dispatcher.DispatchController;
+
+/** The upstream answered 5xx: passed through to the client, and a failure for the breaker. */
+export class UpstreamServerError extends Error {
+  override readonly name = 'UpstreamServerError';
+  readonly code = 'UPSTREAM_SERVER_ERROR';
+  constructor(readonly statusCode: number) {
+    super(`upstream answered ${statusCode}`);
+  }
+}
+
+/** The client went away; the upstream call is cancelled and nobody is owed an answer. */
+export class ClientClosedError extends Error {
+  override readonly name = 'ClientClosedError';
+  readonly code = 'CLIENT_CLOSED';
+  constructor() {
+    super('client closed the connection');
+  }
+}
+
+export interface ExchangeEnd {
+  /** The upstream status, if its headers arrived. */
+  readonly statusCode: number | undefined;
+  /** Why the exchange did not complete, if it did not. */
+  readonly error: Error | undefined;
+  /** Milliseconds from dispatch to the upstream's last byte or failure. */
+  readonly upstreamMs: number;
+}
+
+/**
+ * One request/response with the upstream, written straight to the client's ServerResponse as
+ * undici delivers it: no Web streams, no buffering, backpressure from the client pauses the
+ * upstream socket. `responseHead` settles when the upstream's headers arrive (that is all the
+ * circuit breaker waits for); `onEnd` runs exactly once, however the exchange ends.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly responseHead: Promise<number>;
+  #resolveHead!: (status: number) => void;
+  #rejectHead!: (err: Error) => void;
+  #controller: Controller | undefined;
+  #abortReason: Error | undefined;
+  #statusCode: number | undefined;
+  #dispatchedAt = 0;
+  #ended = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly ownHeaders: Readonly<Record<string, string>>,
+    private readonly onEnd: (end: ExchangeEnd) => void,
+  ) {
+    this.responseHead = new Promise<number>((resolve, reject) => {
+      this.#resolveHead = resolve;
+      this.#rejectHead = reject;
+    });
+  }
+
+  get headersReceived(): boolean {
+    return this.#statusCode !== undefined;
+  }
+
+  /** Sends the request; resolves at the upstream's headers, rejects on 5xx or failure before them. */
+  start(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<number> {
+    this.#dispatchedAt = performance.now();
+    dispatcher.dispatch(options, this);
+    return this.responseHead;
+  }
+
+  /** Cancels the upstream call (client gone, shutdown); harmless once the exchange ended. */
+  abort(reason: Error): void {
+    if (this.#ended) return;
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#abortReason = reason;
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#abortReason) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.#statusCode = statusCode;
+    const res = this.res;
+    res.writeHead(statusCode, clientHeaders(headers, this.ownHeaders));
+    // A streamed answer (no length) gets its headers at once: SDKs wait for them before reading.
+    if (headers['content-length'] === undefined) res.flushHeaders();
+    if (statusCode >= 500) this.#rejectHead(new UpstreamServerError(statusCode));
+    else this.#resolveHead(statusCode);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.res.write(chunk)) return;
+    controller.pause();
+    this.res.once('drain', () => controller.resume());
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.#finish(undefined);
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    if (this.#statusCode === undefined) this.#rejectHead(err);
+    // Headers are out: the only honest signal left is to cut the connection, so the client
+    // cannot take a truncated stream for a complete one.
+    else if (!this.res.writableEnded) this.res.destroy();
+    this.#finish(err);
+  }
+
+  #finish(error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.onEnd({ statusCode: this.#statusCode, error, upstreamMs: performance.now() - this.#dispatchedAt });
+  }
+}

@@ -1,0 +1,72 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * Header rules between client, gateway and upstream. Hop-by-hop headers (RFC 9110 section 7.6.1)
+ * belong to one connection and are never forwarded, in either direction, nor are the headers a
+ * `Connection` header names.
+ */
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+// Set by the gateway itself upstream: the Host of the pool, identity encoding (so usage can be
+// read from the body later), its own call id; `expect` is answered by Node's server, and undici
+// refuses to send it.
+const REPLACED_UPSTREAM = new Set(['host', 'accept-encoding', 'x-litellm-call-id', 'expect']);
+
+export interface UpstreamHeaderOptions {
+  readonly requestId: string;
+  /** Drop the client's content-length because the gateway sends a body of its own making. */
+  readonly bodyReplaced: boolean;
+}
+
+/** Flat [name, value, …] list for undici, built from the client's raw headers. */
+export function upstreamHeaders(rawHeaders: readonly string[], options: UpstreamHeaderOptions): string[] {
+  const named = connectionNamed(rawHeaders);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || REPLACED_UPSTREAM.has(name) || named?.has(name)) continue;
+    if (options.bodyReplaced && name === 'content-length') continue;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  out.push('accept-encoding', 'identity', 'x-litellm-call-id', options.requestId);
+  return out;
+}
+
+/** The upstream's response headers as the client gets them, plus the gateway's own. */
+export function clientHeaders(upstream: IncomingHttpHeaders, own: Readonly<Record<string, string>>): OutgoingHttpHeaders {
+  const named = upstream.connection ? tokens(String(upstream.connection)) : undefined;
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    out[name] = upstream[name];
+  }
+  for (const name in own) out[name] = own[name];
+  return out;
+}
+
+export function headerValue(rawHeaders: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length === lowerName.length && rawHeaders[i]!.toLowerCase() === lowerName) return rawHeaders[i + 1];
+  }
+  return undefined;
+}
+
+function connectionNamed(rawHeaders: readonly string[]): Set<string> | undefined {
+  const value = headerValue(rawHeaders, 'connection');
+  return value === undefined ? undefined : tokens(value);
+}
+
+function tokens(value: string): Set<string> {
+  return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}
