@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
+import { closedPort, startTestGateway, type TestGateway } from '../support/gateway.js';
+
+/** CONTRACT section 5: every error body has exactly this shape. */
+function expectContractError(body: unknown, type: string, code: string): void {
+  expect(body).toEqual({ error: { message: expect.any(String), type, param: null, code } });
+  expect((body as { error: { message: string } }).error.message.length).toBeGreaterThan(0);
+}
+
+async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}) {
+  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as unknown };
+}
+
+const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+
+describe('errors the gateway itself produces', () => {
+  let sim: SimLiteLLM;
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    sim = await startSimLiteLLM();
+    gateway = await startTestGateway({ LITELLM_BASE_URL: sim.url, MAX_BODY_BYTES: '2048', UPSTREAM_HEADERS_TIMEOUT_MS: '300' });
+  });
+  afterAll(async () => {
+    await gateway.shutdown();
+    await sim.close();
+  });
+
+  it('answers malformed JSON with 400 invalid_json and never calls the upstream', async () => {
+    const before = sim.requests.length;
+    const res = await post(`${gateway.url}/v1/chat/completions`, '{"model": "gpt-4o-mini", ', { 'x-request-id': 'bad-json-1' });
+    expect(res.status).toBe(400);
+    expectContractError(res.body, 'invalid_request_error', 'invalid_json');
+    expect(res.headers['x-request-id']).toBe('bad-json-1');
+    expect(sim.requests.length).toBe(before);
+  });
+
+  it('answers a body over the limit with 413 request_too_large, declared or chunked', async () => {
+    const declared = await post(`${gateway.url}/v1/embeddings`, Buffer.alloc(4096, 0x20));
+    expect(declared.status).toBe(413);
+    expectContractError(declared.body, 'invalid_request_error', 'request_too_large');
+
+    // No content-length: the limit is enforced while reading.
+    const chunks = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(512, 0x20)));
+    const chunked = await request(`${gateway.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: chunks,
+    });
+    expect(chunked.statusCode).toBe(413);
+    expectContractError(await chunked.body.json(), 'invalid_request_error', 'request_too_large');
+  });
+
+  it('answers an unknown path with 404 not_found, including path tricks', async () => {
+    for (const path of ['/v1/nope', '/v2/chat/completions', '/v1/../admin', '/admin']) {
+      const res = await request(`${gateway.url}${path}`);
+      expect(res.statusCode, path).toBe(404);
+      expectContractError(await res.body.json(), 'invalid_request_error', 'not_found');
+    }
+  });
+
+  it('answers 504 upstream_timeout when the upstream sends no headers in time', async () => {
+    const res = await post(`${gateway.url}/v1/chat/completions`, chat, { 'x-sim-hang': '1' });
+    expect(res.status).toBe(504);
+    expectContractError(res.body, 'upstream_error', 'upstream_timeout');
+  });
+
+  it('cuts the connection when the upstream dies mid-stream, so the client sees an error not a short answer', async () => {
+    const stream = await gateway.client().chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], stream: true },
+      { headers: { 'x-sim-disconnect-after-chunks': '2' } },
+    );
+    const consume = async () => {
+      for await (const _chunk of stream);
+    };
+    await expect(consume()).rejects.toThrow();
+  });
+});
+
+describe('an unreachable upstream', () => {
+  it('answers 502 upstream_unreachable', async () => {
+    const gateway = await startTestGateway({ LITELLM_BASE_URL: `http://127.0.0.1:${await closedPort()}` });
+    try {
+      const res = await post(`${gateway.url}/v1/chat/completions`, chat);
+      expect(res.status).toBe(502);
+      expectContractError(res.body, 'upstream_error', 'upstream_unreachable');
+      expect(res.headers['x-request-id']).toBeDefined();
+    } finally {
+      await gateway.shutdown();
+    }
+  });
+});
