@@ -1,0 +1,52 @@
+import { ConfigError, loadConfig } from './config.js';
+import { startGateway } from './gateway.js';
+import { createLogger } from './logger.js';
+import { startSimLiteLLM } from './sim/litellm.js';
+
+/**
+ * `npm run demo`: the gateway on embedded defaults in front of the simulated LiteLLM, so the
+ * whole path can be tried with one command and no real provider.
+ */
+async function demo(): Promise<void> {
+  const sim = await startSimLiteLLM({ chunkDelayMs: 150 });
+  let config;
+  try {
+    config = loadConfig({ ...process.env, LITELLM_BASE_URL: sim.url });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`budget-gateway demo: invalid configuration: ${err.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const gateway = await startGateway(config, logger);
+
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello!' }] });
+  process.stdout.write(
+    [
+      `budget-gateway demo: gateway ${gateway.url} -> simulated LiteLLM ${sim.url}`,
+      '',
+      'Try it:',
+      `  curl -s ${gateway.url}/v1/chat/completions -H 'authorization: Bearer sk-demo' -H 'content-type: application/json' -d '${body}'`,
+      '',
+      'Streamed (chunks arrive as the upstream sends them):',
+      `  curl -sN ${gateway.url}/v1/chat/completions -H 'authorization: Bearer sk-demo' -H 'content-type: application/json' -d '${body.replace('}]}', '}],"stream":true}')}'`,
+      '',
+      `Metrics: curl -s ${gateway.url}/metrics | grep budget_gateway_`,
+      'Ctrl-C stops both.',
+      '',
+    ].join('\n'),
+  );
+
+  const stop = async () => {
+    await gateway.shutdown();
+    await sim.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+demo().catch((err: unknown) => {
+  process.stderr.write(`budget-gateway demo: ${(err as Error).message}\n`);
+  process.exit(1);
+});

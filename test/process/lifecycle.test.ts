@@ -1,0 +1,110 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
+
+/** The gateway as an operator runs it: its own process, configured by the environment. */
+function spawnGateway(env: Record<string, string>, entry = 'src/server.ts'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Resolves with the gateway's URL once its "listening" log line appears. */
+async function listeningUrl(child: ChildProcess): Promise<string> {
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const entry = JSON.parse(line) as { msg?: string; url?: string };
+    if (entry.msg === 'budget-gateway listening') return entry.url!;
+  }
+  throw new Error('the gateway exited before listening');
+}
+
+async function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stderr };
+}
+
+describe('start-up with a bad configuration', () => {
+  it('stops with exit code 1 and one line naming the variable', async () => {
+    const child = spawnGateway({ PORT: 'eighty' });
+    const { code, stderr } = await exitOf(child);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual(['budget-gateway: invalid configuration: PORT: must be an integer from 0 to 65535 (got "eighty")']);
+  });
+});
+
+describe('graceful shutdown', () => {
+  let sim: SimLiteLLM;
+  beforeAll(async () => {
+    sim = await startSimLiteLLM();
+  });
+  afterAll(() => sim.close());
+
+  async function startStream(url: string, chunks: number) {
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${url}/v1`, maxRetries: 0 });
+    const stream = await client.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'drain me' }], stream: true },
+      { headers: { 'x-sim-chunk-delay-ms': '80', 'x-sim-chunks': String(chunks) } },
+    );
+    const iterator = stream[Symbol.asyncIterator]();
+    await iterator.next(); // the stream is under way
+    return iterator;
+  }
+
+  it('on SIGTERM stops accepting, lets the in-flight stream finish, then exits 0', async () => {
+    const child = spawnGateway({ LITELLM_BASE_URL: sim.url, SHUTDOWN_DRAIN_MS: '10000' });
+    const exited = exitOf(child);
+    const url = await listeningUrl(child);
+    const iterator = await startStream(url, 8);
+
+    child.kill('SIGTERM');
+    let rest = 0;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest++;
+    expect(rest).toBe(9); // 8 content chunks in all, the finish chunk, minus the one read before SIGTERM
+
+    expect((await exited).code).toBe(0);
+    await expect(request(`${url}/healthz`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('cuts what is still running when the drain timeout passes, and still exits 0', async () => {
+    const child = spawnGateway({ LITELLM_BASE_URL: sim.url, SHUTDOWN_DRAIN_MS: '200' });
+    const exited = exitOf(child);
+    const url = await listeningUrl(child);
+    const iterator = await startStream(url, 500); // 40 s of stream: far beyond the drain timeout
+
+    const aborted = once(sim.events, 'aborted');
+    child.kill('SIGTERM');
+    const drain = async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    };
+    await expect(drain()).rejects.toThrow();
+    expect((await exited).code).toBe(0);
+    await aborted; // the upstream call was cancelled, not left running
+  });
+});
+
+describe('npm run demo', () => {
+  it('prints a curl line that works against the gateway in front of the simulated LiteLLM', async () => {
+    const child = spawnGateway({}, 'src/demo.ts');
+    const exited = exitOf(child);
+    let curl: string | undefined;
+    for await (const line of createInterface({ input: child.stdout! })) {
+      if (line.trim().startsWith('curl -s http')) {
+        curl = line.trim();
+        break;
+      }
+    }
+    expect(curl).toBeDefined();
+    const { stdout } = await promisify(execFile)('sh', ['-c', curl!]);
+    expect(JSON.parse(stdout)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: expect.any(String) } }] });
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+  });
+});
