@@ -78,6 +78,7 @@ export interface UpstreamConfig {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  readonly keepAliveMs: number;
 }
 
 export interface BreakerConfig {
@@ -116,6 +117,9 @@ export function loadConfig(env: Env): Config {
       connectTimeoutMs: read.integer('UPSTREAM_CONNECT_TIMEOUT_MS', 10_000, 1, 600_000),
       headersTimeoutMs: read.integer('UPSTREAM_HEADERS_TIMEOUT_MS', 600_000, 1, 86_400_000),
       bodyTimeoutMs: read.integer('UPSTREAM_BODY_TIMEOUT_MS', 600_000, 1, 86_400_000),
+      // Below uvicorn's 5 s keep-alive (LiteLLM's server), so the gateway never reuses a
+      // connection the upstream is closing: a POST on such a socket would fail, not retry.
+      keepAliveMs: read.integer('UPSTREAM_KEEPALIVE_MS', 4_000, 1, 600_000),
     }),
     breaker: Object.freeze({
       errorThresholdPercent: read.integer('BREAKER_ERROR_THRESHOLD_PERCENT', 50, 1, 100),

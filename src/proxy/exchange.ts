@@ -69,9 +69,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.responseHead;
   }
 
-  /** Cancels the upstream call (client gone, shutdown); harmless once the exchange ended. */
-  abort(reason: Error): void {
+  /**
+   * The client's connection closed. After a normal finish this is a no-op; before it, the
+   * upstream call is cancelled. (The error is built only then: a stack trace per request would
+   * be the single largest cost of the hot path.)
+   */
+  clientClosed(): void {
     if (this.#ended) return;
+    const reason = new ClientClosedError();
     if (this.#controller) this.#controller.abort(reason);
     else this.#abortReason = reason;
   }

@@ -46,8 +46,7 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
         logger.warn({ requestId, route: route.label, err: end.error.message }, 'upstream failed mid-response');
       }
     });
-    // 'close' also follows a normal finish, when the exchange has ended and abort does nothing.
-    outgoing.once('close', () => exchange.abort(new ClientClosedError()));
+    outgoing.once('close', () => exchange.clientClosed());
 
     try {
       await breaker.fire(() => exchange.start(upstream.pool, dispatchOptions(incoming, upstream, body, requestId)));

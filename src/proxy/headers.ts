@@ -67,6 +67,10 @@ function connectionNamed(rawHeaders: readonly string[]): Set<string> | undefined
   return value === undefined ? undefined : tokens(value);
 }
 
-function tokens(value: string): Set<string> {
+// Nearly every request says just "keep-alive" or "close", which name no other header.
+function tokens(value: string): Set<string> | undefined {
+  if (PLAIN_CONNECTION.test(value)) return undefined;
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
+
+const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;

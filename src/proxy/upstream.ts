@@ -16,7 +16,7 @@ export function createUpstream(baseUrl: string, config: UpstreamConfig): Upstrea
     connectTimeout: config.connectTimeoutMs,
     headersTimeout: config.headersTimeoutMs,
     bodyTimeout: config.bodyTimeoutMs,
-    keepAliveTimeout: 30_000,
+    keepAliveTimeout: config.keepAliveMs,
   });
   return { pool, basePath: url.pathname.replace(/\/+$/, '') };
 }

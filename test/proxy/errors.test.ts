@@ -55,6 +55,17 @@ describe('errors the gateway itself produces', () => {
     expectContractError(await chunked.body.json(), 'invalid_request_error', 'request_too_large');
   });
 
+  it('answers 413 for an upload streamed past the limit, even once forwarding has begun', async () => {
+    const upload = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(512, 0x61)));
+    const res = await request(`${gateway.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      body: upload,
+    });
+    expect(res.statusCode).toBe(413);
+    expectContractError(await res.body.json(), 'invalid_request_error', 'request_too_large');
+  });
+
   it('answers an unknown path with 404 not_found, including path tricks', async () => {
     for (const path of ['/v1/nope', '/v2/chat/completions', '/v1/../admin', '/admin']) {
       const res = await request(`${gateway.url}${path}`);
