@@ -1,23 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { sample, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { sample, withSimAndGateway } from '../support/gateway.js';
 
-let sim: SimLiteLLM;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  sim = await startSimLiteLLM();
-  gateway = await startTestGateway({ LITELLM_BASE_URL: sim.url });
-});
-afterAll(async () => {
-  await gateway.shutdown();
-  await sim.close();
-});
+const suite = withSimAndGateway();
 
 async function call(method: string, path: string, body?: string): Promise<number> {
-  const res = await request(`${gateway.url}${path}`, {
+  const res = await request(`${suite.gateway.url}${path}`, {
     method: method as 'GET',
     headers: body ? { 'content-type': 'application/json' } : {},
     body,
@@ -28,10 +17,10 @@ async function call(method: string, path: string, body?: string): Promise<number
 
 describe('/healthz and /readyz', () => {
   it('answers 200 while serving and ready', async () => {
-    const health = await request(`${gateway.url}/healthz`);
+    const health = await request(`${suite.gateway.url}/healthz`);
     expect(health.statusCode).toBe(200);
     expect(await health.body.json()).toEqual({ status: 'ok' });
-    const ready = await request(`${gateway.url}/readyz`);
+    const ready = await request(`${suite.gateway.url}/readyz`);
     expect(ready.statusCode).toBe(200);
     expect(await ready.body.json()).toEqual({ status: 'ready' });
   });
@@ -46,7 +35,7 @@ describe('/metrics', () => {
     expect(await call('GET', '/v1/models/gpt-4o')).toBe(200);
     expect(await call('GET', '/v1/no-such-thing/12345')).toBe(404);
 
-    const text = await gateway.metrics();
+    const text = await suite.gateway.metrics();
     expect(sample(text, 'budget_gateway_requests_total{route="/v1/chat/completions",method="POST",status="200"}')).toBe(2);
     expect(sample(text, 'budget_gateway_requests_total{route="/v1/models/*",method="GET",status="200"}')).toBe(1);
     expect(sample(text, 'budget_gateway_requests_total{route="unmatched",method="GET",status="404"}')).toBe(1);
@@ -54,9 +43,9 @@ describe('/metrics', () => {
   });
 
   it('records request duration, upstream duration and the gateway overhead of proxied requests', async () => {
-    const before = await gateway.metrics();
+    const before = await suite.gateway.metrics();
     expect(await call('POST', '/v1/chat/completions', chat)).toBe(200);
-    const after = await gateway.metrics();
+    const after = await suite.gateway.metrics();
     const delta = (series: string) => sample(after, series) - sample(before, series);
     expect(delta('budget_gateway_request_duration_seconds_count{route="/v1/chat/completions",status_class="2xx"}')).toBe(1);
     expect(delta('budget_gateway_upstream_duration_seconds_count{route="/v1/chat/completions"}')).toBe(1);
@@ -73,7 +62,7 @@ describe('/metrics', () => {
       if (process.env.CI) throw new Error('promtool is missing: .ci/run installs it (apt-get install prometheus)');
       ctx.skip('promtool not installed: apt-get install prometheus');
     }
-    const text = await gateway.metrics();
+    const text = await suite.gateway.metrics();
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     const problems = `${result.stdout}${result.stderr}`
       .split('\n')

@@ -1,32 +1,21 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimLiteLLM, type SimLiteLLM, type SimRequestInfo } from '../../src/sim/litellm.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { describe, expect, it } from 'vitest';
+import type { SimRequestInfo } from '../../src/sim/litellm.js';
+import { withSimAndGateway } from '../support/gateway.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-let sim: SimLiteLLM;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  sim = await startSimLiteLLM();
-  gateway = await startTestGateway({ LITELLM_BASE_URL: sim.url });
-});
-
-afterAll(async () => {
-  await gateway.shutdown();
-  await sim.close();
-});
+const suite = withSimAndGateway();
 
 function lastUpstreamRequest(): SimRequestInfo {
-  return sim.requests.at(-1)!;
+  return suite.sim.requests.at(-1)!;
 }
 
 describe('the OpenAI SDK pointed at the gateway', () => {
   it('gets a plain chat completion exactly as the upstream wrote it', async () => {
-    const client = gateway.client();
+    const client = suite.gateway.client();
     const { data, response } = await client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello there' }] })
       .withResponse();
@@ -37,7 +26,7 @@ describe('the OpenAI SDK pointed at the gateway', () => {
   });
 
   it('streams chat chunks as the upstream sends them, not all at the end', async () => {
-    const client = gateway.client();
+    const client = suite.gateway.client();
     const stream = await client.chat.completions.create(
       { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stream please' }], stream: true },
       { headers: { 'x-sim-chunk-delay-ms': '60', 'x-sim-chunks': '5' } },
@@ -54,7 +43,7 @@ describe('the OpenAI SDK pointed at the gateway', () => {
   });
 
   it('passes the usage chunk of a stream through when the client asked for it', async () => {
-    const stream = await gateway.client().chat.completions.create({
+    const stream = await suite.gateway.client().chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'count me' }],
       stream: true,
@@ -67,19 +56,19 @@ describe('the OpenAI SDK pointed at the gateway', () => {
   });
 
   it('gets legacy completions', async () => {
-    const completion = await gateway.client().completions.create({ model: 'gpt-4o-mini', prompt: 'Say hi' });
+    const completion = await suite.gateway.client().completions.create({ model: 'gpt-4o-mini', prompt: 'Say hi' });
     expect(completion.choices[0]!.text).toBe('Hello from the simulated LiteLLM.');
   });
 
   it('gets embeddings (the SDK asks for base64 and decodes it)', async () => {
-    const result = await gateway.client().embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'] });
+    const result = await suite.gateway.client().embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'] });
     expect(result.data).toHaveLength(2);
     expect(result.data[0]!.embedding).toHaveLength(8);
     expect(result.data[0]!.embedding.every(Number.isFinite)).toBe(true);
   });
 
   it('gets a Responses API answer, plain and streamed with usage in response.completed', async () => {
-    const client = gateway.client();
+    const client = suite.gateway.client();
     const plain = await client.responses.create({ model: 'gpt-4o-mini', input: 'Hi' });
     expect(plain.output_text).toBe('Hello from the simulated LiteLLM.');
 
@@ -95,19 +84,19 @@ describe('the OpenAI SDK pointed at the gateway', () => {
   });
 
   it('lists models and retrieves one', async () => {
-    const client = gateway.client();
+    const client = suite.gateway.client();
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toContain('gpt-4o-mini');
     expect((await client.models.retrieve('gpt-4o')).id).toBe('gpt-4o');
   });
 
   it('passes an upstream 4xx through unchanged, body and status', async () => {
-    const direct = await request(`${sim.url}/v1/chat/completions`, {
+    const direct = await request(`${suite.sim.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-sim-status': '400' },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
     });
-    const viaGateway = await request(`${gateway.url}/v1/chat/completions`, {
+    const viaGateway = await request(`${suite.gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-sim-status': '400' },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
@@ -115,7 +104,7 @@ describe('the OpenAI SDK pointed at the gateway', () => {
     expect(viaGateway.statusCode).toBe(400);
     expect(await viaGateway.body.text()).toBe(await direct.body.text());
 
-    const err = await gateway
+    const err = await suite.gateway
       .client()
       .chat.completions.create(
         { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] },
@@ -129,7 +118,7 @@ describe('the OpenAI SDK pointed at the gateway', () => {
 describe('forwarding rules', () => {
   it('serves every OpenAI path without the /v1 prefix too', async () => {
     for (const path of ['/chat/completions', '/v1/chat/completions']) {
-      const res = await request(`${gateway.url}${path}`, {
+      const res = await request(`${suite.gateway.url}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
@@ -138,7 +127,7 @@ describe('forwarding rules', () => {
       await res.body.dump();
       expect(lastUpstreamRequest().path).toBe(path);
     }
-    const models = await request(`${gateway.url}/models`);
+    const models = await request(`${suite.gateway.url}/models`);
     expect(models.statusCode).toBe(200);
     expect(((await models.body.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
   });
@@ -146,7 +135,7 @@ describe('forwarding rules', () => {
   it('gives each request a new id, sent upstream as x-litellm-call-id and returned as x-request-id', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 3; i++) {
-      const res = await request(`${gateway.url}/v1/models`);
+      const res = await request(`${suite.gateway.url}/v1/models`);
       await res.body.dump();
       const id = res.headers['x-request-id'] as string;
       expect(id).toMatch(UUID);
@@ -157,7 +146,7 @@ describe('forwarding rules', () => {
   });
 
   it("echoes the client's x-request-id but still sends its own call id upstream", async () => {
-    const res = await request(`${gateway.url}/v1/models`, {
+    const res = await request(`${suite.gateway.url}/v1/models`, {
       headers: { 'x-request-id': 'client-abc-123', 'x-litellm-call-id': 'spoofed' },
     });
     await res.body.dump();
@@ -167,7 +156,7 @@ describe('forwarding rules', () => {
 
   it('strips hop-by-hop headers and asks the upstream for identity encoding', async () => {
     // node:http sends the Connection header as written (undici's client refuses custom tokens in it).
-    const res = await rawGet(`${gateway.url}/v1/models`, {
+    const res = await rawGet(`${suite.gateway.url}/v1/models`, {
       connection: 'keep-alive, x-connection-scoped',
       'x-connection-scoped': 'secret-hop',
       'proxy-authorization': 'Basic abc',
@@ -185,7 +174,7 @@ describe('forwarding rules', () => {
 
   it('forwards the body bytes and the query string unchanged', async () => {
     const body = '{"model":"gpt-4o-mini",  "messages":[{"role":"user","content":"ünïcødé"}]}';
-    const res = await request(`${gateway.url}/v1/chat/completions?api-version=2024-01-01`, {
+    const res = await request(`${suite.gateway.url}/v1/chat/completions?api-version=2024-01-01`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
@@ -199,7 +188,7 @@ describe('forwarding rules', () => {
     const form = new FormData();
     form.append('model', 'whisper-1');
     form.append('file', new Blob([Buffer.alloc(64 * 1024, 7)]), 'audio.wav');
-    const res = await fetch(`${gateway.url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+    const res = await fetch(`${suite.gateway.url}/v1/audio/transcriptions`, { method: 'POST', body: form });
     // The simulator has no audio route; what matters is that the upload reached it and its 404 came back.
     expect(res.status).toBe(404);
     expect(lastUpstreamRequest().path).toBe('/v1/audio/transcriptions');
@@ -210,9 +199,9 @@ describe('forwarding rules', () => {
 describe('cancellation', () => {
   it('cancels the upstream request when the client aborts before the answer', async () => {
     const controller = new AbortController();
-    const aborted = once(sim.events, 'aborted');
-    const started = once(sim.events, 'request');
-    const call = gateway
+    const aborted = once(suite.sim.events, 'aborted');
+    const started = once(suite.sim.events, 'request');
+    const call = suite.gateway
       .client()
       .chat.completions.create(
         { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hang' }] },
@@ -227,14 +216,14 @@ describe('cancellation', () => {
   });
 
   it('cancels the upstream stream when the client stops reading mid-stream', async () => {
-    const aborted = once(sim.events, 'aborted');
-    const stream = await gateway.client().chat.completions.create(
+    const aborted = once(suite.sim.events, 'aborted');
+    const stream = await suite.gateway.client().chat.completions.create(
       { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }], stream: true },
       { headers: { 'x-sim-chunk-delay-ms': '200', 'x-sim-chunks': '50' } },
     );
     for await (const _chunk of stream) break; // leaving the loop aborts the SDK's request
     await aborted;
-    expect(sim.inFlight()).toBe(0);
+    expect(suite.sim.inFlight()).toBe(0);
   });
 });
 

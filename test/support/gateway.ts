@@ -1,5 +1,7 @@
 import { createServer } from 'node:net';
 import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
+import { startSimLiteLLM, type SimLiteLLM, type SimOptions } from '../../src/sim/litellm.js';
 import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
@@ -42,4 +44,23 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+export interface SimAndGateway {
+  readonly sim: SimLiteLLM;
+  readonly gateway: TestGateway;
+}
+
+/** One simulated LiteLLM and a gateway in front of it for the enclosing suite. */
+export function withSimAndGateway(env: Record<string, string> = {}, simOptions: Partial<SimOptions> = {}): SimAndGateway {
+  const suite = {} as { sim: SimLiteLLM; gateway: TestGateway };
+  beforeAll(async () => {
+    suite.sim = await startSimLiteLLM(simOptions);
+    suite.gateway = await startTestGateway({ LITELLM_BASE_URL: suite.sim.url, ...env });
+  });
+  afterAll(async () => {
+    await suite.gateway?.shutdown();
+    await suite.sim?.close();
+  });
+  return suite;
 }
