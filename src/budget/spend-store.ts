@@ -1,0 +1,60 @@
+/**
+ * The port through which admission reaches the shared counters. Every budget that applies to a
+ * request is a bucket (global, tenant, model, key; USD, tokens, requests), and every operation
+ * takes the whole list: a request is admitted only if every bucket admits it, and then it holds
+ * a reservation in all of them, in one atomic step across replicas. Designing for the list from
+ * the start keeps "all-or-nothing" true when more scopes arrive.
+ *
+ * Amounts are integers in the bucket's unit (micro-dollars, tokens or requests).
+ */
+
+export interface BucketReservation {
+  /** The bucket's key, naming scope, unit and period, e.g. `tenant:acme:1767225600000:usd`. */
+  readonly key: string;
+  /** Admit only while spend + reserved is below this line. */
+  readonly blockLine: number;
+  /** What this request reserves in the bucket (its estimate). */
+  readonly amount: number;
+  /** The end of the bucket's period (epoch ms): its counters may be dropped a while after. */
+  readonly periodEndMs: number;
+}
+
+export interface BucketState {
+  readonly spend: number;
+  readonly reserved: number;
+}
+
+export type ReserveOutcome =
+  /** Reserved in every bucket; states are as of admission, before this reservation. */
+  | { readonly kind: 'admitted'; readonly states: readonly BucketState[] }
+  /** Reserved nowhere: the bucket at `refused` (an index into the list) is at its line. */
+  | { readonly kind: 'refused'; readonly refused: number; readonly states: readonly BucketState[] }
+  /**
+   * The store does not know these buckets (a new period, a restarted process, a Redis that came
+   * back empty). The caller seeds them from the ledger and asks again; nothing was reserved.
+   */
+  | { readonly kind: 'unknown'; readonly unknown: readonly number[] };
+
+export interface BucketCharge {
+  readonly key: string;
+  /** The actual cost that replaces the reservation. */
+  readonly amount: number;
+}
+
+export interface SpendStore {
+  reserve(reservationId: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome>;
+  /**
+   * Replaces the reservation with the actual charge in every bucket and hands the usage event to
+   * the ledger in the same atomic step, so a counted cost is never missing from the ledger.
+   * Buckets the store no longer knows are left alone (their seed comes from the ledger).
+   * Returns each bucket's spend after the charge (undefined where unknown).
+   */
+  settle(reservationId: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]>;
+  /** Drops the reservation in every bucket (failure, client abort); idempotent. */
+  release(reservationId: string, keys: readonly string[]): Promise<void>;
+  /** Makes a bucket known with the spend the ledger holds for its period, unless it is known already. */
+  seed(key: string, spend: number, periodEndMs: number): Promise<void>;
+  /** Current states, undefined for unknown buckets. */
+  read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]>;
+  close(): Promise<void>;
+}

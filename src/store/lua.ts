@@ -1,0 +1,98 @@
+/**
+ * The Redis store's scripts. Each runs atomically in Redis, which is what makes reserve and
+ * settle single steps across every replica. Per bucket key K:
+ *   K    hash  { spend, reserved }   (its existence means "known": seeded from the ledger)
+ *   K:r  zset  reservation id -> expiry (ms)
+ *   K:a  hash  reservation id -> amount
+ * All three expire a day after the bucket's period ends.
+ */
+
+const PURGE_EXPIRED = `
+local function purge(k, now)
+  local expired = redis.call('ZRANGEBYSCORE', k .. ':r', '-inf', now)
+  if #expired == 0 then return end
+  local amounts = redis.call('HMGET', k .. ':a', unpack(expired))
+  local total = 0
+  for j = 1, #amounts do total = total + (tonumber(amounts[j]) or 0) end
+  redis.call('HINCRBY', k, 'reserved', -total)
+  redis.call('ZREM', k .. ':r', unpack(expired))
+  redis.call('HDEL', k .. ':a', unpack(expired))
+end
+
+local function drop(k, id)
+  local amount = redis.call('HGET', k .. ':a', id)
+  if amount then
+    redis.call('HINCRBY', k, 'reserved', -tonumber(amount))
+    redis.call('HDEL', k .. ':a', id)
+    redis.call('ZREM', k .. ':r', id)
+  end
+end
+`;
+
+/**
+ * KEYS: bucket keys. ARGV: id, now, ttl, then per bucket: block line, amount, retain-until (ms).
+ * Returns {0, unknown indexes...} | {1, refused index, spend1, reserved1, ...} | {2, spend1, reserved1, ...}.
+ */
+export const RESERVE = `${PURGE_EXPIRED}
+local id, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local unknown = {0}
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then unknown[#unknown + 1] = i - 1 end
+end
+if #unknown > 1 then return unknown end
+local states, refused = {}, -1
+for i = 1, #KEYS do
+  purge(KEYS[i], now)
+  local spend = tonumber(redis.call('HGET', KEYS[i], 'spend') or '0')
+  local reserved = tonumber(redis.call('HGET', KEYS[i], 'reserved') or '0')
+  states[#states + 1] = spend
+  states[#states + 1] = reserved
+  if refused < 0 and spend + reserved >= tonumber(ARGV[4 + (i - 1) * 3]) then refused = i - 1 end
+end
+if refused >= 0 then return {1, refused, unpack(states)} end
+for i = 1, #KEYS do
+  local k, amount, retain = KEYS[i], tonumber(ARGV[5 + (i - 1) * 3]), ARGV[6 + (i - 1) * 3]
+  redis.call('HINCRBY', k, 'reserved', amount)
+  redis.call('ZADD', k .. ':r', now + ttl, id)
+  redis.call('HSET', k .. ':a', id, amount)
+  redis.call('PEXPIREAT', k .. ':r', retain)
+  redis.call('PEXPIREAT', k .. ':a', retain)
+end
+return {2, unpack(states)}
+`;
+
+/**
+ * KEYS: bucket keys, then the usage stream. ARGV: id, usage event, then per bucket: amount.
+ * Returns each bucket's spend after the charge, -1 where the bucket is unknown.
+ */
+export const SETTLE = `${PURGE_EXPIRED}
+local id = ARGV[1]
+local n = #KEYS - 1
+local after = {}
+for i = 1, n do
+  local k = KEYS[i]
+  if redis.call('EXISTS', k) == 1 then
+    drop(k, id)
+    after[i] = redis.call('HINCRBY', k, 'spend', tonumber(ARGV[2 + i]))
+  else
+    after[i] = -1
+  end
+end
+redis.call('XADD', KEYS[n + 1], '*', 'e', ARGV[2])
+return after
+`;
+
+/** KEYS: bucket keys. ARGV: id. */
+export const RELEASE = `${PURGE_EXPIRED}
+for i = 1, #KEYS do drop(KEYS[i], ARGV[1]) end
+return 1
+`;
+
+/** KEYS: bucket. ARGV: spend, retain-until (ms). Known buckets keep their counters. */
+export const SEED = `
+if redis.call('HSETNX', KEYS[1], 'spend', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'reserved', 0)
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+`;

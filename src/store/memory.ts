@@ -1,0 +1,104 @@
+import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+
+interface Bucket {
+  spend: number;
+  reserved: number;
+  periodEndMs: number;
+  /** reservation id -> amount and expiry */
+  holds: Map<string, { amount: number; expiresAtMs: number }>;
+}
+
+/** How long after its period a bucket is kept, for late settles and the admin view. */
+const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
+
+/**
+ * The in-process store for a single replica (no REDIS_URL). Same semantics as the Redis store:
+ * every method body runs without an await, so on Node's single thread each call is one atomic
+ * step, just as each Lua script is in Redis.
+ */
+export class MemorySpendStore implements SpendStore {
+  readonly #buckets = new Map<string, Bucket>();
+
+  /**
+   * `onUsageEvent` receives each settled usage event, in the same step as the counters change;
+   * `now` is the gateway's clock, for forgetting periods long over.
+   */
+  constructor(
+    private readonly onUsageEvent: (event: string) => void,
+    private readonly now: () => number,
+  ) {}
+
+  async reserve(id: string, wanted: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
+    const buckets = wanted.map((w) => this.#live(w.key, nowMs));
+    const unknown = buckets.flatMap((b, i) => (b ? [] : [i]));
+    if (unknown.length > 0) return { kind: 'unknown', unknown };
+    const states = buckets.map((b) => ({ spend: b!.spend, reserved: b!.reserved }));
+    const refused = wanted.findIndex((w, i) => states[i]!.spend + states[i]!.reserved >= w.blockLine);
+    if (refused >= 0) return { kind: 'refused', refused, states };
+    wanted.forEach((w, i) => {
+      const bucket = buckets[i]!;
+      bucket.reserved += w.amount;
+      bucket.holds.set(id, { amount: w.amount, expiresAtMs: nowMs + ttlMs });
+    });
+    return { kind: 'admitted', states };
+  }
+
+  async settle(id: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]> {
+    const after = charges.map(({ key, amount }) => {
+      const bucket = this.#buckets.get(key);
+      if (!bucket) return undefined;
+      this.#drop(bucket, id);
+      bucket.spend += amount;
+      return bucket.spend;
+    });
+    this.onUsageEvent(usageEvent);
+    return after;
+  }
+
+  async release(id: string, keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const bucket = this.#buckets.get(key);
+      if (bucket) this.#drop(bucket, id);
+    }
+  }
+
+  async seed(key: string, spend: number, periodEndMs: number): Promise<void> {
+    if (this.#buckets.has(key)) return;
+    // Seeding happens once per bucket and period: the moment to forget periods long over.
+    const nowMs = this.now();
+    for (const [old, bucket] of this.#buckets) {
+      if (nowMs > bucket.periodEndMs + RETAIN_AFTER_PERIOD_MS) this.#buckets.delete(old);
+    }
+    this.#buckets.set(key, { spend, reserved: 0, periodEndMs, holds: new Map() });
+  }
+
+  async read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]> {
+    return keys.map((key) => {
+      const bucket = this.#buckets.get(key);
+      return bucket && { spend: bucket.spend, reserved: bucket.reserved };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#buckets.clear();
+  }
+
+  /** The bucket with expired reservations purged (a crashed request cannot hold budget forever). */
+  #live(key: string, nowMs: number): Bucket | undefined {
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return undefined;
+    if (nowMs > bucket.periodEndMs + RETAIN_AFTER_PERIOD_MS) {
+      this.#buckets.delete(key);
+      return undefined;
+    }
+    for (const [id, hold] of bucket.holds) if (hold.expiresAtMs <= nowMs) this.#drop(bucket, id);
+    return bucket;
+  }
+
+  #drop(bucket: Bucket, id: string): void {
+    const hold = bucket.holds.get(id);
+    if (!hold) return;
+    bucket.reserved -= hold.amount;
+    bucket.holds.delete(id);
+  }
+}

@@ -1,0 +1,93 @@
+import { Redis } from 'ioredis';
+import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import { RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
+
+/** How long after its period a bucket is kept, for late settles and the admin view. */
+const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
+
+/** Scripts defined without a fixed key count take it as their first argument. */
+type ScriptCall = (...numKeysThenArgs: (string | number)[]) => Promise<unknown>;
+type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed', ScriptCall>;
+
+export interface RedisSpendStoreOptions {
+  /** Prefix of every key, so several deployments (or test runs) can share one Redis. */
+  readonly prefix: string;
+  /** The stream the settle script appends usage events to (the ledger consumer reads it). */
+  readonly usageStream: string;
+}
+
+/**
+ * The shared store for a fleet of replicas: every operation is one Lua script, so reserve and
+ * settle are atomic across replicas (see lua.ts for the data layout). ioredis pipelines
+ * concurrent calls on one connection automatically, so settles batch per tick.
+ */
+export class RedisSpendStore implements SpendStore {
+  readonly #scripts: Scripts;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisSpendStoreOptions,
+  ) {
+    redis.defineCommand('bgReserve', { lua: RESERVE });
+    redis.defineCommand('bgSettle', { lua: SETTLE });
+    redis.defineCommand('bgRelease', { lua: RELEASE });
+    redis.defineCommand('bgSeed', { lua: SEED, numberOfKeys: 1 });
+    this.#scripts = redis as unknown as Scripts;
+  }
+
+  async reserve(id: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
+    const args: (string | number)[] = buckets.map((b) => this.#key(b.key));
+    args.push(id, nowMs, ttlMs);
+    for (const b of buckets) args.push(b.blockLine, b.amount, b.periodEndMs + RETAIN_AFTER_PERIOD_MS);
+    const reply = (await this.#scripts.bgReserve(buckets.length, ...args)) as number[];
+    switch (reply[0]) {
+      case 0:
+        return { kind: 'unknown', unknown: reply.slice(1) };
+      case 1:
+        return { kind: 'refused', refused: reply[1]!, states: pairs(reply, 2) };
+      default:
+        return { kind: 'admitted', states: pairs(reply, 1) };
+    }
+  }
+
+  async settle(id: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]> {
+    const args: (string | number)[] = charges.map((c) => this.#key(c.key));
+    args.push(this.options.usageStream, id, usageEvent);
+    for (const c of charges) args.push(c.amount);
+    const reply = (await this.#scripts.bgSettle(charges.length + 1, ...args)) as number[];
+    return reply.map((spend) => (spend < 0 ? undefined : spend));
+  }
+
+  async release(id: string, keys: readonly string[]): Promise<void> {
+    await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id);
+  }
+
+  async seed(key: string, spend: number, periodEndMs: number): Promise<void> {
+    await this.#scripts.bgSeed(this.#key(key), spend, periodEndMs + RETAIN_AFTER_PERIOD_MS);
+  }
+
+  async read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.hmget(this.#key(key), 'spend', 'reserved');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      const [spend, reserved] = value as (string | null)[];
+      return spend === null || spend === undefined ? undefined : { spend: Number(spend), reserved: Number(reserved ?? 0) };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+
+  #key(key: string): string {
+    return this.options.prefix + key;
+  }
+}
+
+function pairs(reply: number[], from: number): BucketState[] {
+  const states: BucketState[] = [];
+  for (let i = from; i < reply.length; i += 2) states.push({ spend: reply[i]!, reserved: reply[i + 1]! });
+  return states;
+}

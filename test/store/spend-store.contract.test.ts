@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BucketReservation, SpendStore } from '../../src/budget/spend-store.js';
+import { MemorySpendStore } from '../../src/store/memory.js';
+import { RedisSpendStore } from '../../src/store/redis.js';
+import { redisUrl } from '../support/services.js';
+
+/** A store under test plus a way to see the usage events it handed to the ledger. */
+interface Subject {
+  store: SpendStore;
+  usageEvents(): Promise<string[]>;
+  /** Two stores over the same shared state, as two replicas would have. */
+  replica?: () => SpendStore;
+}
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 1);
+const END = T0 + 30 * 24 * HOUR;
+
+function bucket(key: string, blockLine: number, amount: number): BucketReservation {
+  return { key, blockLine, amount, periodEndMs: END };
+}
+
+function contract(name: string, makeSubject: () => Promise<Subject>, skip = false): void {
+  describe.skipIf(skip)(name, () => {
+    let subject: Subject;
+    let store: SpendStore;
+    let key: (name: string) => string;
+
+    beforeEach(async () => {
+      subject = await makeSubject();
+      store = subject.store;
+      const run = randomUUID();
+      key = (n) => `${run}:${n}`;
+    });
+
+    it('reports buckets it does not know, and reserves nothing', async () => {
+      await store.seed(key('a'), 0, END);
+      const outcome = await store.reserve('r1', [bucket(key('a'), 100, 10), bucket(key('b'), 100, 10)], T0, HOUR);
+      expect(outcome).toEqual({ kind: 'unknown', unknown: [1] });
+      expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 0, reserved: 0 }, undefined]);
+    });
+
+    it('admits below the line and reserves the amount in every bucket', async () => {
+      await store.seed(key('a'), 30, END);
+      await store.seed(key('b'), 0, END);
+      const outcome = await store.reserve('r1', [bucket(key('a'), 100, 10), bucket(key('b'), 50, 10)], T0, HOUR);
+      expect(outcome).toEqual({ kind: 'admitted', states: [{ spend: 30, reserved: 0 }, { spend: 0, reserved: 0 }] });
+      expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 30, reserved: 10 }, { spend: 0, reserved: 10 }]);
+    });
+
+    it('refuses at the line, all or nothing: no bucket keeps a reservation', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.seed(key('b'), 45, END);
+      await store.reserve('r1', [bucket(key('b'), 50, 5)], T0, HOUR);
+      const outcome = await store.reserve('r2', [bucket(key('a'), 100, 10), bucket(key('b'), 50, 10)], T0, HOUR);
+      expect(outcome).toEqual({ kind: 'refused', refused: 1, states: [{ spend: 0, reserved: 0 }, { spend: 45, reserved: 5 }] });
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 0 }]);
+    });
+
+    it('admits while spend + reserved is below the line even if the estimate overshoots it', async () => {
+      await store.seed(key('a'), 99, END);
+      expect((await store.reserve('r1', [bucket(key('a'), 100, 50)], T0, HOUR)).kind).toBe('admitted');
+      expect((await store.reserve('r2', [bucket(key('a'), 100, 1)], T0, HOUR)).kind).toBe('refused');
+    });
+
+    it('settles: the actual cost replaces the reservation and the usage event reaches the ledger', async () => {
+      await store.seed(key('a'), 10, END);
+      await store.reserve('r1', [bucket(key('a'), 100, 20)], T0, HOUR);
+      const after = await store.settle('r1', [{ key: key('a'), amount: 7 }], '{"request_id":"r1"}');
+      expect(after).toEqual([17]);
+      expect(await store.read([key('a')])).toEqual([{ spend: 17, reserved: 0 }]);
+      expect(await subject.usageEvents()).toEqual(['{"request_id":"r1"}']);
+    });
+
+    it('settles a bucket it no longer knows by leaving it alone, but still records the usage', async () => {
+      const after = await store.settle('r1', [{ key: key('gone'), amount: 7 }], 'event-1');
+      expect(after).toEqual([undefined]);
+      expect(await store.read([key('gone')])).toEqual([undefined]);
+      expect(await subject.usageEvents()).toEqual(['event-1']);
+    });
+
+    it('releases a reservation, once, however often asked', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.reserve('r1', [bucket(key('a'), 100, 20)], T0, HOUR);
+      await store.reserve('r2', [bucket(key('a'), 100, 5)], T0, HOUR);
+      await store.release('r1', [key('a')]);
+      await store.release('r1', [key('a')]);
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 5 }]);
+    });
+
+    it('expires reservations after their TTL, so a dead replica cannot hold budget forever', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.reserve('r1', [bucket(key('a'), 30, 30)], T0, HOUR);
+      expect((await store.reserve('r2', [bucket(key('a'), 30, 1)], T0 + HOUR - 1, HOUR)).kind).toBe('refused');
+      expect(await store.reserve('r3', [bucket(key('a'), 30, 1)], T0 + HOUR, HOUR)).toEqual({
+        kind: 'admitted',
+        states: [{ spend: 0, reserved: 0 }],
+      });
+      // The expired reservation's late settle still charges the actual cost, once.
+      expect(await store.settle('r1', [{ key: key('a'), amount: 4 }], 'late')).toEqual([4]);
+      expect(await store.read([key('a')])).toEqual([{ spend: 4, reserved: 1 }]);
+    });
+
+    it('seeds a bucket once: a known bucket keeps its counters', async () => {
+      await store.seed(key('a'), 10, END);
+      await store.reserve('r1', [bucket(key('a'), 100, 5)], T0, HOUR);
+      await store.seed(key('a'), 999, END);
+      expect(await store.read([key('a')])).toEqual([{ spend: 10, reserved: 5 }]);
+    });
+
+    it('lets exactly as many of 200 simultaneous requests in as the line has room for', async () => {
+      await store.seed(key('a'), 0, END);
+      const stores = [store, subject.replica?.(), subject.replica?.()].filter((s): s is SpendStore => s !== undefined);
+      const outcomes = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => stores[i % stores.length]!.reserve(`r${i}`, [bucket(key('a'), 5, 1)], T0, HOUR)),
+      );
+      expect(outcomes.filter((o) => o.kind === 'admitted')).toHaveLength(5);
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 5 }]);
+    });
+  });
+}
+
+contract('the in-process store', async () => {
+  const events: string[] = [];
+  return { store: new MemorySpendStore((e) => events.push(e), () => T0), usageEvents: async () => events };
+});
+
+const url = redisUrl();
+const clients: Redis[] = [];
+const prefixes: string[] = [];
+afterAll(async () => {
+  const [first] = clients;
+  for (const prefix of prefixes) {
+    const keys = await first!.keys(`${prefix}*`);
+    if (keys.length > 0) await first!.del(...keys);
+  }
+  await Promise.all(clients.map((c) => c.quit()));
+});
+
+contract(
+  `the Redis store${url ? '' : ' (set TEST_REDIS_URL to run)'}`,
+  async () => {
+    const prefix = `bgtest:${randomUUID()}:`;
+    prefixes.push(prefix);
+    const stream = `${prefix}usage`;
+    const connect = () => {
+      const client = new Redis(url!);
+      clients.push(client);
+      return new RedisSpendStore(client, { prefix, usageStream: stream });
+    };
+    const reader = new Redis(url!);
+    clients.push(reader);
+    return {
+      store: connect(),
+      replica: connect,
+      usageEvents: async () => (await reader.xrange(stream, '-', '+')).map(([, fields]) => fields[1]!),
+    };
+  },
+  !url,
+);
