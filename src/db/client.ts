@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema.js';
+
+/**
+ * One typed handle over either PostgreSQL (postgres-js) or the embedded PGlite: the query code
+ * and the migrator are written once against `Db` and never ask which one they have.
+ */
+
+/** The drizzle database both drivers satisfy; a transaction (`tx`) is one too. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'pglite';
+  /** Resolves when the database answers a query (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL; without it the embedded PGlite in `dataDir` is used. */
+  readonly databaseUrl?: string | undefined;
+  /** Folder of the embedded database, created if missing. */
+  readonly dataDir: string;
+  /** PostgreSQL only: the schema every unqualified name resolves to (tests isolate themselves with it). */
+  readonly searchPath?: string | undefined;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.databaseUrl === undefined
+    ? openPglite(options.dataDir)
+    : openPostgres(options.databaseUrl, options.searchPath);
+}
+
+function openPostgres(url: string, searchPath: string | undefined): Database {
+  const client = postgres(url, {
+    max: 10,
+    // CREATE ... IF NOT EXISTS and friends emit notices; they are not worth a log line.
+    onnotice: () => {},
+    ...(searchPath === undefined ? {} : { connection: { search_path: searchPath } }),
+  });
+  const db = drizzlePostgres({ client, schema });
+  return {
+    db,
+    kind: 'postgres',
+    ping: () => ping(db),
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  const db = drizzlePglite({ client, schema });
+  return {
+    db,
+    kind: 'pglite',
+    ping: () => ping(db),
+    close: () => client.close(),
+  };
+}
+
+async function ping(db: Db): Promise<void> {
+  await db.execute(sql`select 1`);
+}

@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { isUniqueViolation } from './errors.js';
+import { apiKeys, tenants } from './schema.js';
+
+/**
+ * API keys are stored only as SHA-256 hashes (CONTRACT section 2): the plain key exists in the
+ * request that created it and in the client's hands, nowhere else. A plain hash rather than a slow
+ * KDF because keys are long random strings (or LiteLLM virtual keys), not guessable passwords, and
+ * the hash is computed on every request.
+ */
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const PREFIX_LENGTH = 10;
+
+export type KeyOrigin = 'minted' | 'registered';
+
+export interface CreatedKey {
+  readonly keyId: string;
+  /** The plain key: returned once, to be shown once, never stored. */
+  readonly key: string;
+  readonly prefix: string;
+  readonly origin: KeyOrigin;
+}
+
+export interface ActiveKey {
+  readonly keyId: string;
+  readonly tenantId: string;
+  readonly origin: KeyOrigin;
+}
+
+/** The key is already registered (to this tenant or another one). */
+export class KeyAlreadyRegisteredError extends Error {
+  override readonly name = 'KeyAlreadyRegisteredError';
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function mintKey(): string {
+  return `sk-bg-${randomBase62(32)}`;
+}
+
+/** Registers `key` (a LiteLLM virtual key, forwarded unchanged) or mints a new one. */
+export async function createKey(db: Db, tenantId: string, { key }: { key?: string } = {}): Promise<CreatedKey> {
+  const plain = key ?? mintKey();
+  const created: CreatedKey = {
+    keyId: `key_${randomBase62(16)}`,
+    key: plain,
+    prefix: plain.slice(0, PREFIX_LENGTH),
+    origin: key === undefined ? 'minted' : 'registered',
+  };
+  try {
+    await db.insert(apiKeys).values({
+      keyId: created.keyId,
+      tenantId,
+      keyHash: hashKey(plain),
+      prefix: created.prefix,
+      origin: created.origin,
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new KeyAlreadyRegisteredError(`key ${created.prefix}… is already registered`);
+    throw err;
+  }
+  return created;
+}
+
+/** The key's owner, if the key is neither revoked nor its tenant deleted. */
+export async function findActiveKey(db: Db, keyHash: string): Promise<ActiveKey | undefined> {
+  const [found] = await db
+    .select({ keyId: apiKeys.keyId, tenantId: apiKeys.tenantId, origin: apiKeys.origin })
+    .from(apiKeys)
+    .innerJoin(tenants, eq(tenants.tenantId, apiKeys.tenantId))
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
+  return found;
+}
+
+/** Whether this call revoked the key (false: unknown, another tenant's, or already revoked). */
+export async function revokeKey(db: Db, tenantId: string, keyId: string): Promise<boolean> {
+  const revoked = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiKeys.keyId, keyId), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
+    .returning({ keyId: apiKeys.keyId });
+  return revoked.length > 0;
+}
+
+/** Uniform base62 characters: bytes at or above 248 (= 4 * 62) are discarded, so there is no modulo bias. */
+function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { recordCrossing, type Crossing } from '../../src/db/alerts.js';
+import { isUniqueViolation } from '../../src/db/errors.js';
+import { insertLedgerRows, periodSpend, type LedgerRow } from '../../src/db/ledger.js';
+import { activeOverride } from '../../src/db/overrides.js';
+import { auditLog, budgetOverrides, notificationOutbox, type NewBudgetOverride } from '../../src/db/schema.js';
+import { forEachDatabase } from '../support/databases.js';
+import { tenantId } from '../support/tenants.js';
+
+const PERIOD = new Date('2030-01-01T00:00:00Z');
+const NEXT_PERIOD = new Date('2030-01-31T00:00:00Z');
+
+function row(tenant: string, overrides: Partial<LedgerRow> = {}): LedgerRow {
+  return {
+    requestId: randomUUID(),
+    clientRequestId: null,
+    tenantId: tenant,
+    keyId: 'key_test',
+    model: 'gpt-4o-mini',
+    endpoint: 'chat/completions',
+    status: 200,
+    promptTokens: 10,
+    completionTokens: 5,
+    costMicros: 1_234,
+    costSource: 'response_header',
+    periodStartedAt: PERIOD,
+    createdAt: new Date('2030-01-02T03:04:05.678Z'),
+    ...overrides,
+  };
+}
+
+function crossing(tenant: string, overrides: Partial<Crossing> = {}): Crossing {
+  return {
+    tenantId: tenant,
+    scope: 'tenant',
+    kind: 'alert',
+    threshold: 80,
+    periodStartedAt: PERIOD,
+    actor: 'system',
+    details: { spend: 80, max_budget: 100, threshold: 80 },
+    notification: { event: 'budget_alert', message: 'Tenant reached 80% of its budget', data: { threshold: 80 } },
+    ...overrides,
+  };
+}
+
+const NOW = new Date('2030-06-01T12:00:00Z');
+
+function override(tenant: string, overrides: Partial<NewBudgetOverride> = {}): NewBudgetOverride {
+  return {
+    tenantId: tenant,
+    overrideAmountMicros: 50_000_000,
+    expiresAt: new Date(NOW.getTime() + 3_600_000),
+    reason: 'quarter-end crunch',
+    createdBy: 'admin',
+    ...overrides,
+  };
+}
+
+// One database per backend for the whole file: a PGlite start costs more than all of these tests.
+forEachDatabase('budget records', (t) => {
+  describe('usage ledger', () => {
+    it('counts a request id once, however often it is written, and says how many rows were new', async () => {
+      const tenant = tenantId();
+      const a = row(tenant, { clientRequestId: 'client-1' });
+      const b = row(tenant, { clientRequestId: 'client-1', costMicros: 999_999 });
+      expect(await insertLedgerRows(t.db, [a, b])).toBe(2);
+      expect(await insertLedgerRows(t.db, [a, row(tenant)])).toBe(1);
+      expect(await insertLedgerRows(t.db, [a, b])).toBe(0);
+      expect(await insertLedgerRows(t.db, [])).toBe(0);
+      expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(3);
+    });
+
+    it("sums one tenant's period exactly, in integer micro-dollars", async () => {
+      const tenant = tenantId();
+      await insertLedgerRows(t.db, [
+        row(tenant, { costMicros: 9_007_199_254_740_000, promptTokens: 100, completionTokens: 1 }),
+        row(tenant, { costMicros: 991, promptTokens: 200, completionTokens: 2, costSource: 'estimate' }),
+        row(tenant, { costMicros: 5_000, periodStartedAt: NEXT_PERIOD }),
+        row(tenantId(), { costMicros: 7_000 }),
+      ]);
+      expect(await periodSpend(t.db, tenant, PERIOD)).toEqual({
+        costMicros: 9_007_199_254_740_991,
+        requests: 2,
+        promptTokens: 300,
+        completionTokens: 3,
+      });
+      expect(await periodSpend(t.db, tenant, NEXT_PERIOD)).toMatchObject({ costMicros: 5_000, requests: 1 });
+      expect(await periodSpend(t.db, tenantId(), PERIOD)).toEqual({
+        costMicros: 0,
+        requests: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      });
+    });
+
+    it('writes batches larger than one statement can carry', async () => {
+      const tenant = tenantId();
+      const rows = Array.from({ length: 2_001 }, () => row(tenant, { costMicros: 1 }));
+      expect(await insertLedgerRows(t.db, rows)).toBe(2_001);
+      expect(await insertLedgerRows(t.db, rows)).toBe(0);
+      expect(await periodSpend(t.db, tenant, PERIOD)).toMatchObject({ costMicros: 2_001, requests: 2_001 });
+    });
+  });
+
+  describe('threshold crossings', () => {
+    async function written(tenant: string) {
+      const audit = await t.db.select().from(auditLog).where(eq(auditLog.tenantId, tenant));
+      const outbox = await t.db.select().from(notificationOutbox).where(eq(notificationOutbox.tenantId, tenant));
+      return { audit, outbox };
+    }
+
+    it('records a crossing once: one audit entry and one notification', async () => {
+      const tenant = tenantId();
+      expect(await recordCrossing(t.db, crossing(tenant))).toBe(true);
+      expect(await recordCrossing(t.db, crossing(tenant))).toBe(false);
+
+      const { audit, outbox } = await written(tenant);
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ event: 'budget_alert', actor: 'system', details: crossing(tenant).details });
+      expect(outbox).toHaveLength(1);
+      expect(outbox[0]).toMatchObject({
+        event: 'budget_alert',
+        status: 'pending',
+        attempts: 0,
+        data: { threshold: 80 },
+      });
+    });
+
+    it('treats another threshold, kind or period as a new crossing', async () => {
+      const tenant = tenantId();
+      expect(await recordCrossing(t.db, crossing(tenant))).toBe(true);
+      expect(await recordCrossing(t.db, crossing(tenant, { threshold: 90 }))).toBe(true);
+      const nextPeriod = crossing(tenant, { periodStartedAt: new Date('2030-02-01T00:00:00Z') });
+      expect(await recordCrossing(t.db, nextPeriod)).toBe(true);
+      const blocked = crossing(tenant, {
+        kind: 'blocked',
+        threshold: 110,
+        notification: { event: 'budget_blocked', message: 'Tenant is blocked', data: {} },
+      });
+      expect(await recordCrossing(t.db, blocked)).toBe(true);
+      expect(await recordCrossing(t.db, blocked)).toBe(false);
+
+      const audit = await t.db
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.tenantId, tenant), eq(auditLog.event, 'budget_blocked')));
+      expect(audit).toHaveLength(1);
+      expect((await written(tenant)).outbox).toHaveLength(4);
+    });
+
+    it('lets exactly one of ten concurrent calls win', async () => {
+      const tenant = tenantId();
+      const results = await Promise.all(Array.from({ length: 10 }, () => recordCrossing(t.db, crossing(tenant))));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const { audit, outbox } = await written(tenant);
+      expect(audit).toHaveLength(1);
+      expect(outbox).toHaveLength(1);
+    });
+  });
+
+  describe('budget overrides', () => {
+    it('finds the open override until the second it expires', async () => {
+      const tenant = tenantId();
+      await t.db.insert(budgetOverrides).values(override(tenant, { expiresAt: new Date(NOW.getTime() + 1_000) }));
+      expect(await activeOverride(t.db, tenant, NOW)).toMatchObject({
+        tenantId: tenant,
+        overrideAmountMicros: 50_000_000,
+      });
+      expect(await activeOverride(t.db, tenant, new Date(NOW.getTime() + 999))).toBeDefined();
+      expect(await activeOverride(t.db, tenant, new Date(NOW.getTime() + 1_000))).toBeUndefined();
+    });
+
+    it('ignores an ended override and allows a new one after it', async () => {
+      const tenant = tenantId();
+      await t.db.insert(budgetOverrides).values(override(tenant, { endedAt: NOW, endReason: 'removed' }));
+      expect(await activeOverride(t.db, tenant, NOW)).toBeUndefined();
+      await t.db.insert(budgetOverrides).values(override(tenant, { overrideAmountMicros: 1 }));
+      expect((await activeOverride(t.db, tenant, NOW))?.overrideAmountMicros).toBe(1);
+    });
+
+    it('refuses a second open override for the same tenant', async () => {
+      const tenant = tenantId();
+      await t.db.insert(budgetOverrides).values(override(tenant));
+      const second = t.db.insert(budgetOverrides).values(override(tenant)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(isUniqueViolation(await second)).toBe(true);
+    });
+  });
+});
