@@ -4,21 +4,12 @@ import { GatewayError, errorResponse, internalError } from './errors.js';
 import { healthRoutes, type ReadinessCheck } from './http/health.js';
 import type { InFlight } from './http/in-flight.js';
 import { observe } from './http/observe.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import type { Breaker } from './proxy/breaker.js';
-import { forward } from './proxy/forward.js';
+import { forward, type ForwardDeps } from './proxy/forward.js';
 import { PROXY_ROUTES } from './proxy/routes.js';
-import type { Upstream } from './proxy/upstream.js';
 
-export interface AppDeps {
-  readonly upstream: Upstream;
-  readonly breaker: Breaker;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
+export interface AppDeps extends ForwardDeps {
   readonly inFlight: InFlight;
   readonly readiness: readonly ReadinessCheck[];
-  readonly maxBodyBytes: number;
 }
 
 /** Builds the HTTP app from its parts; no I/O happens here, so tests build one per case. */

@@ -57,6 +57,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
   readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel the gateway uses, so deployments can share a Redis. */
+  readonly redisPrefix: string;
   readonly adminApiKey: string | undefined;
   readonly budgetFailMode: 'open' | 'closed';
   readonly configFile: ConfigFile;
@@ -71,6 +73,18 @@ export interface Config {
   readonly breaker: BreakerConfig;
   readonly maxBodyBytes: number;
   readonly shutdownDrainMs: number;
+  readonly budget: BudgetTuning;
+}
+
+export interface BudgetTuning {
+  /** How long a reservation outlives a replica that died holding it. */
+  readonly reservationTtlMs: number;
+  /** Completion tokens assumed for a request that sets no limit of its own. */
+  readonly defaultCompletionTokens: number;
+  /** Distinct tenants with their own metric label; the rest are `other`. */
+  readonly metricsTenantCap: number;
+  /** How often LiteLLM's /model/info prices are reloaded. */
+  readonly priceRefreshMs: number;
 }
 
 export interface UpstreamConfig {
@@ -102,6 +116,7 @@ export function loadConfig(env: Env): Config {
     databaseUrl: read.databaseUrl('DATABASE_URL'),
     dataDir: read.string('DATA_DIR', './data'),
     redisUrl: read.redisUrl('REDIS_URL'),
+    redisPrefix: read.string('REDIS_PREFIX', 'bg:'),
     adminApiKey: read.secret('ADMIN_API_KEY', 16),
     budgetFailMode: read.oneOf('BUDGET_FAIL_MODE', ['open', 'closed'] as const, 'open'),
     configFile: configFilePath === undefined ? configFileSchema.parse({}) : loadConfigFile(configFilePath),
@@ -129,6 +144,12 @@ export function loadConfig(env: Env): Config {
     }),
     maxBodyBytes: read.integer('MAX_BODY_BYTES', 32 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     shutdownDrainMs: read.integer('SHUTDOWN_DRAIN_MS', 30_000, 0, 3_600_000),
+    budget: Object.freeze({
+      reservationTtlMs: read.integer('RESERVATION_TTL_MS', 900_000, 1_000, 86_400_000),
+      defaultCompletionTokens: read.integer('DEFAULT_COMPLETION_TOKENS', 512, 1, 10_000_000),
+      metricsTenantCap: read.integer('METRICS_TENANT_CAP', 200, 1, 100_000),
+      priceRefreshMs: read.integer('PRICE_REFRESH_MS', 600_000, 1_000, 86_400_000),
+    }),
   });
 }
 

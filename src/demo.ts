@@ -1,4 +1,9 @@
+import { firstPeriod } from './budget/period.js';
+import { parseDuration } from './budget/duration.js';
 import { ConfigError, loadConfig } from './config.js';
+import type { Db } from './db/client.js';
+import { createKey, KeyAlreadyRegisteredError } from './db/keys.js';
+import { getTenant, upsertTenant } from './db/tenants.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 import { startSimLiteLLM } from './sim/litellm.js';
@@ -19,11 +24,13 @@ async function demo(): Promise<void> {
   }
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const gateway = await startGateway(config, logger);
+  await ensureDemoTenant(gateway.services.database.db);
 
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello!' }] });
   process.stdout.write(
     [
       `budget-gateway demo: gateway ${gateway.url} -> simulated LiteLLM ${sim.url}`,
+      `Tenant "${DEMO_TENANT}" has a $${DEMO_BUDGET_USD} budget; its key is ${DEMO_KEY}. Watch the x-budget-* headers (curl -i).`,
       '',
       'Try it:',
       `  curl -s ${gateway.url}/v1/chat/completions -H 'authorization: Bearer sk-demo' -H 'content-type: application/json' -d '${body}'`,
@@ -44,6 +51,29 @@ async function demo(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+const DEMO_TENANT = 'demo';
+const DEMO_KEY = 'sk-demo';
+const DEMO_BUDGET_USD = 1;
+
+/** The demo's tenant and key, created on the first run and kept in DATA_DIR afterwards. */
+async function ensureDemoTenant(db: Db): Promise<void> {
+  if (!(await getTenant(db, DEMO_TENANT))) {
+    const period = firstPeriod(Date.now(), parseDuration('1d'));
+    await upsertTenant(db, {
+      tenantId: DEMO_TENANT,
+      name: 'Demo tenant',
+      maxBudgetMicros: DEMO_BUDGET_USD * 1_000_000,
+      alertThreshold: 80,
+      graceThreshold: 110,
+      budgetDuration: '1d',
+      firstPeriod: { startedAt: new Date(period.startMs), resetAt: new Date(period.endMs) },
+    });
+  }
+  await createKey(db, DEMO_TENANT, { key: DEMO_KEY }).catch((err: unknown) => {
+    if (!(err instanceof KeyAlreadyRegisteredError)) throw err;
+  });
 }
 
 demo().catch((err: unknown) => {

@@ -7,18 +7,30 @@ import { InFlight } from './http/in-flight.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createBreaker } from './proxy/breaker.js';
+import type { Database } from './db/client.js';
 import { createUpstream } from './proxy/upstream.js';
+import { startServices, type Services } from './services.js';
 
 export interface Gateway {
   readonly url: string;
   readonly port: number;
+  readonly services: Services;
   /** Stops accepting, lets in-flight requests (streams too) finish up to the drain timeout, closes pools. */
   shutdown(): Promise<{ drained: boolean }>;
 }
 
-/** Wires the adapters to the app and listens. The only place that chooses implementations. */
-export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-  const metrics = createMetrics();
+export interface GatewayOptions {
+  /** The clock every budget decision reads (tests move it; production uses the system's). */
+  readonly now?: () => number;
+  /** An open database to share (tests); otherwise DATABASE_URL or the embedded one is opened. */
+  readonly database?: Database;
+}
+
+/** Wires the services to the app and listens. */
+export async function startGateway(config: Config, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  const now = options.now ?? Date.now;
+  const metrics = createMetrics({ tenantLabelCap: config.budget.metricsTenantCap });
+  const services = await startServices(config, metrics, logger, now, options.database);
   const inFlight = new InFlight();
   const upstream = createUpstream(config.litellmBaseUrl, config.upstream);
   const breaker = createBreaker(config.breaker, metrics, logger);
@@ -30,8 +42,21 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         if (stopping) throw new Error('shutting down');
       },
     },
+    ...services.readiness,
   ];
-  const app = createApp({ upstream, breaker, metrics, logger, inFlight, readiness, maxBodyBytes: config.maxBodyBytes });
+  const app = createApp({
+    upstream,
+    breaker,
+    metrics,
+    logger,
+    inFlight,
+    readiness,
+    directory: services.directory,
+    guard: services.guard,
+    settlement: services.settlement,
+    maxBodyBytes: config.maxBodyBytes,
+    gatewayUpstreamKey: config.litellmApiKey,
+  });
 
   const server = await listen(app.fetch, config.port, config.host);
   const { port } = server.address() as AddressInfo;
@@ -41,6 +66,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   return {
     url,
     port,
+    services,
     async shutdown() {
       stopping = true;
       logger.info({ inFlight: inFlight.count, drainMs: config.shutdownDrainMs }, 'shutting down: draining');
@@ -51,6 +77,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       await closed;
       breaker.shutdown();
       await (drained ? upstream.pool.close() : upstream.pool.destroy());
+      await services.stop();
       logger.info({ drained }, 'shut down');
       return { drained };
     },

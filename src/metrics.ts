@@ -13,8 +13,13 @@ export const CIRCUIT_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+/** Distinct tenants that get their own label; the rest share `other` (CONTRACT section 10). */
+export const DEFAULT_TENANT_LABEL_CAP = 200;
+
+export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCap?: number } = {}) {
   const registry = new Registry();
+  // Read at scrape time from whichever ledger path the gateway runs.
+  let ledgerPending: () => Promise<number> = async () => 0;
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
@@ -51,6 +56,53 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Upstream circuit breaker: 0 closed, 1 half-open, 2 open.',
       registers,
     }),
+    decisions: new Counter({
+      name: 'budget_gateway_budget_decisions_total',
+      help: 'Budget decisions on cost-bearing requests: ok, alert, grace (admitted) or blocked (402).',
+      labelNames: ['decision'] as const,
+      registers,
+    }),
+    tenantSpend: new Counter({
+      name: 'budget_gateway_tenant_spend_usd_total',
+      help: 'Settled spend per tenant, in US dollars.',
+      labelNames: ['tenant'] as const,
+      registers,
+    }),
+    tenantBudget: new Gauge({
+      name: 'budget_gateway_tenant_budget_usd',
+      help: "Tenant's effective budget for the current period (overrides included), in US dollars.",
+      labelNames: ['tenant'] as const,
+      registers,
+    }),
+    tenantUtilization: new Gauge({
+      name: 'budget_gateway_tenant_utilization_ratio',
+      help: "Tenant's spend divided by its effective budget in the current period.",
+      labelNames: ['tenant'] as const,
+      registers,
+    }),
+    ledgerPending: new Gauge({
+      name: 'budget_gateway_ledger_pending',
+      help: 'Usage events settled but not yet written to the database.',
+      registers,
+      async collect() {
+        this.set(await ledgerPending().catch(() => 0));
+      },
+    }),
+    countLedgerPendingWith(source: () => Promise<number>): void {
+      ledgerPending = source;
+    },
+    tenantLabel: tenantLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),
+  };
+}
+
+/** The first `cap` tenants seen keep their id as label; later ones are `other`, bounding series. */
+function tenantLabeller(cap: number): (tenantId: string) => string {
+  const labelled = new Set<string>();
+  return (tenantId) => {
+    if (labelled.has(tenantId)) return tenantId;
+    if (labelled.size >= cap) return 'other';
+    labelled.add(tenantId);
+    return tenantId;
   };
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { clientHeaders } from './headers.js';
+import { createUsageTap, type Usage, type UsageTap } from './usage-tap.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -27,8 +28,21 @@ export interface ExchangeEnd {
   readonly statusCode: number | undefined;
   /** Why the exchange did not complete, if it did not. */
   readonly error: Error | undefined;
-  /** Milliseconds from dispatch to the upstream's last byte or failure. */
+  /** Milliseconds from dispatch to the upstream's last byte or failure (0 if never sent). */
   readonly upstreamMs: number;
+  /** Token usage read from the answer, when the exchange was asked to read it. */
+  readonly usage: Usage | undefined;
+  /** LiteLLM's `x-litellm-response-cost` header. */
+  readonly costHeader: string | undefined;
+}
+
+export interface ExchangeOptions {
+  /** Headers the gateway adds to the answer (x-request-id, x-budget-*). */
+  readonly ownHeaders: Readonly<Record<string, string>>;
+  /** Read token usage from the answer as it passes. */
+  readonly readUsage: boolean;
+  /** Take the usage-only stream event out (the gateway asked for it, not the client). */
+  readonly stripUsageEvent: boolean;
 }
 
 /**
@@ -46,10 +60,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #statusCode: number | undefined;
   #dispatchedAt = 0;
   #ended = false;
+  #tap: UsageTap | undefined;
+  #costHeader: string | undefined;
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly ownHeaders: Readonly<Record<string, string>>,
+    private readonly options: ExchangeOptions,
     private readonly onEnd: (end: ExchangeEnd) => void,
   ) {
     this.responseHead = new Promise<number>((resolve, reject) => {
@@ -67,6 +83,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#dispatchedAt = performance.now();
     dispatcher.dispatch(options, this);
     return this.responseHead;
+  }
+
+  /** The request was never sent (the breaker refused it): end the exchange all the same. */
+  notSent(err: Error): void {
+    if (this.#dispatchedAt === 0) this.#finish(err);
   }
 
   /**
@@ -88,8 +109,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
     this.#statusCode = statusCode;
+    const cost = headers['x-litellm-response-cost'];
+    this.#costHeader = Array.isArray(cost) ? cost[0] : cost;
+    if (this.options.readUsage) {
+      const contentType = headers['content-type'];
+      this.#tap = createUsageTap(Array.isArray(contentType) ? contentType[0] : contentType, this.options);
+    }
     const res = this.res;
-    res.writeHead(statusCode, clientHeaders(headers, this.ownHeaders));
+    const outgoing = clientHeaders(headers, this.options.ownHeaders);
+    // Taking an event out changes the length; chunked encoding takes over.
+    if (this.options.stripUsageEvent) delete outgoing['content-length'];
+    res.writeHead(statusCode, outgoing);
     // A streamed answer (no length) gets its headers at once: SDKs wait for them before reading.
     if (headers['content-length'] === undefined) res.flushHeaders();
     if (statusCode >= 500) this.#rejectHead(new UpstreamServerError(statusCode));
@@ -97,12 +127,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.res.write(chunk)) return;
+    const out = this.#tap ? this.#tap.write(chunk) : chunk;
+    if (out === undefined || this.res.write(out)) return;
     controller.pause();
     this.res.once('drain', () => controller.resume());
   }
 
   onResponseEnd(): void {
+    const rest = this.#tap?.end();
+    if (rest) this.res.write(rest);
     this.res.end();
     this.#finish(undefined);
   }
@@ -118,6 +151,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finish(error: Error | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.onEnd({ statusCode: this.#statusCode, error, upstreamMs: performance.now() - this.#dispatchedAt });
+    this.onEnd({
+      statusCode: this.#statusCode,
+      error,
+      upstreamMs: this.#dispatchedAt === 0 ? 0 : performance.now() - this.#dispatchedAt,
+      usage: this.#tap?.usage,
+      costHeader: this.#costHeader,
+    });
   }
 }

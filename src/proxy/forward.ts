@@ -4,6 +4,10 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { MiddlewareHandler } from 'hono';
 import type { Dispatcher } from 'undici';
 import type { AppEnv } from '../app-env.js';
+import type { BudgetGuard } from '../guard/budget-guard.js';
+import { identify, upstreamAuthorization } from '../guard/identify.js';
+import type { Settlement } from '../guard/settlement.js';
+import type { TenantDirectory } from '../guard/tenant-directory.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Breaker } from './breaker.js';
@@ -11,20 +15,27 @@ import { ClientClosedError, Exchange, type ExchangeEnd } from './exchange.js';
 import { headerValue, upstreamHeaders } from './headers.js';
 import { readRequestBody, type RequestBody } from './request-body.js';
 import type { ProxyRoute } from './routes.js';
+import { upstreamBody } from './upstream-body.js';
 import { upstreamFailure, type Upstream } from './upstream.js';
 
 export interface ForwardDeps {
   readonly upstream: Upstream;
   readonly breaker: Breaker;
+  readonly directory: TenantDirectory;
+  readonly guard: BudgetGuard;
+  readonly settlement: Settlement;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
+  /** LITELLM_API_KEY: the upstream credential for keys the gateway minted. */
+  readonly gatewayUpstreamKey: string | undefined;
 }
 
 /**
- * The proxy route: read the body as the route needs it, send it upstream behind the breaker, and
- * stream the answer to the client through Node's own response object. Errors before the upstream's
- * headers are thrown for `app.onError` to render; after them the exchange owns the connection.
+ * The proxy route, as named steps: tenant → body → admit (reserve) → forward behind the breaker
+ * → stream back through the usage tap → settle. Errors before the upstream's headers are thrown
+ * for `app.onError` to render; after them the exchange owns the connection. The reservation is
+ * settled or released exactly once, when the exchange ends, however it ends.
  */
 export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler<AppEnv> {
   const { upstream, breaker, logger } = deps;
@@ -33,24 +44,49 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
   return async function proxy(c) {
     const { incoming, outgoing } = c.env;
     const requestId = randomUUID();
-    const responseRequestId = headerValue(incoming.rawHeaders, 'x-request-id') ?? requestId;
+    const clientRequestId = headerValue(incoming.rawHeaders, 'x-request-id');
+    const responseRequestId = clientRequestId ?? requestId;
     c.set('route', route.label);
     c.set('requestId', requestId);
     c.set('responseRequestId', responseRequestId);
 
-    const body = await readRequestBody(incoming, deps.maxBodyBytes);
-    const exchange = new Exchange(outgoing, { 'x-request-id': responseRequestId }, (end: ExchangeEnd) => {
-      upstreamDuration.observe(end.upstreamMs / 1000);
-      c.set('upstreamMs', end.upstreamMs);
-      if (end.error && end.statusCode !== undefined && !(end.error instanceof ClientClosedError)) {
-        logger.warn({ requestId, route: route.label, err: end.error.message }, 'upstream failed mid-response');
-      }
-    });
+    const caller = await identify(incoming.rawHeaders, deps.directory);
+    const sent = upstreamBody(route.label, await readRequestBody(incoming, deps.maxBodyBytes));
+    const admission = route.costBearing(incoming.method ?? 'GET')
+      ? await deps.guard.admit(caller, { endpoint: route.label, model: sent.model, body: sent.json }, requestId)
+      : undefined;
+    const budgetHeaders = admission?.headers ?? (await deps.guard.view(caller));
+
+    const exchange = new Exchange(
+      outgoing,
+      { ownHeaders: { ...budgetHeaders, 'x-request-id': responseRequestId }, readUsage: admission !== undefined, stripUsageEvent: sent.stripUsageEvent },
+      (end: ExchangeEnd) => {
+        if (end.upstreamMs > 0) {
+          upstreamDuration.observe(end.upstreamMs / 1000);
+          c.set('upstreamMs', end.upstreamMs);
+        }
+        if (end.error && end.statusCode !== undefined && !(end.error instanceof ClientClosedError)) {
+          logger.warn({ requestId, route: route.label, err: end.error.message }, 'upstream failed mid-response');
+        }
+        if (admission) {
+          deps.settlement.complete(admission, {
+            statusCode: end.statusCode,
+            usage: end.usage,
+            costHeader: end.costHeader,
+            clientRequestId: clientRequestId ?? null,
+            endpoint: route.label,
+            model: sent.model,
+          });
+        }
+      },
+    );
     outgoing.once('close', () => exchange.clientClosed());
 
+    const authorization = upstreamAuthorization(caller, deps.gatewayUpstreamKey);
     try {
-      await breaker.fire(() => exchange.start(upstream.pool, dispatchOptions(incoming, upstream, body, requestId)));
+      await breaker.fire(() => exchange.start(upstream.pool, dispatchOptions(incoming, upstream, sent.body, requestId, authorization)));
     } catch (err) {
+      exchange.notSent(err as Error);
       // A 5xx rejects too (the breaker counts it), but its answer is already on its way.
       if (!exchange.headersReceived && !(err instanceof ClientClosedError)) throw upstreamFailure(err, breaker.retryAfterSeconds);
     }
@@ -63,11 +99,12 @@ function dispatchOptions(
   upstream: Upstream,
   body: RequestBody,
   requestId: string,
+  authorization: string | null | undefined,
 ): Dispatcher.DispatchOptions {
   return {
     method: incoming.method as Dispatcher.HttpMethod,
     path: upstream.basePath + incoming.url,
-    headers: upstreamHeaders(incoming.rawHeaders, { requestId, bodyReplaced: body.kind === 'json' }),
+    headers: upstreamHeaders(incoming.rawHeaders, { requestId, bodyReplaced: body.kind === 'json', authorization }),
     body: body.kind === 'none' ? null : body.kind === 'json' ? body.bytes : body.stream,
   };
 }

@@ -27,7 +27,11 @@ export interface UpstreamHeaderOptions {
   readonly requestId: string;
   /** Drop the client's content-length because the gateway sends a body of its own making. */
   readonly bodyReplaced: boolean;
+  /** Replace the client's credentials with this Authorization (null: send none; undefined: keep them). */
+  readonly authorization?: string | null | undefined;
 }
+
+const CREDENTIALS = new Set(['authorization', 'api-key']);
 
 /** Flat [name, value, …] list for undici, built from the client's raw headers. */
 export function upstreamHeaders(rawHeaders: readonly string[], options: UpstreamHeaderOptions): string[] {
@@ -37,8 +41,10 @@ export function upstreamHeaders(rawHeaders: readonly string[], options: Upstream
     const name = rawHeaders[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || REPLACED_UPSTREAM.has(name) || named?.has(name)) continue;
     if (options.bodyReplaced && name === 'content-length') continue;
+    if (options.authorization !== undefined && CREDENTIALS.has(name)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
+  if (options.authorization) out.push('authorization', options.authorization);
   out.push('accept-encoding', 'identity', 'x-litellm-call-id', options.requestId);
   return out;
 }

@@ -71,6 +71,9 @@ function limited(incoming: IncomingMessage, limitBytes: number): Readable {
       callback(tooLarge(limitBytes));
     },
   });
+  // undici learns of the error through the body it reads; this listener only keeps an error
+  // that arrives after undici let go of the stream from becoming an uncaught exception.
+  counter.on('error', () => {});
   return incoming.pipe(counter);
 }
 

@@ -8,7 +8,7 @@ const suite = withSimAndGateway();
 async function call(method: string, path: string, body?: string): Promise<number> {
   const res = await request(`${suite.gateway.url}${path}`, {
     method: method as 'GET',
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { authorization: `Bearer ${suite.tenant.key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body,
   });
   await res.body.dump();

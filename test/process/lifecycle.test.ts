@@ -6,13 +6,23 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
+import { openDatabase } from '../../src/db/client.js';
+import { freshPgliteDir } from '../support/databases.js';
+import { createTestTenant } from '../support/gateway.js';
 
 /** The gateway as an operator runs it: its own process, configured by the environment. */
-function spawnGateway(env: Record<string, string>, entry = 'src/server.ts'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
+async function spawnGateway(env: Record<string, string>, entry = 'src/server.ts'): Promise<{ child: ChildProcess; key: string }> {
+  // Its own embedded database, copied from a migrated template (a new one takes seconds), with a
+  // tenant in it: a PGlite folder has one owner, so it is set up before the gateway opens it.
+  const dataDir = await freshPgliteDir(true);
+  const database = await openDatabase({ dataDir });
+  const { key } = await createTestTenant(database.db);
+  await database.close();
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return { child, key };
 }
 
 /** Resolves with the gateway's URL once its "listening" log line appears. */
@@ -33,7 +43,7 @@ async function exitOf(child: ChildProcess): Promise<{ code: number | null; stder
 
 describe('start-up with a bad configuration', () => {
   it('stops with exit code 1 and one line naming the variable', async () => {
-    const child = spawnGateway({ PORT: 'eighty' });
+    const { child } = await spawnGateway({ PORT: 'eighty' });
     const { code, stderr } = await exitOf(child);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual(['budget-gateway: invalid configuration: PORT: must be an integer from 0 to 65535 (got "eighty")']);
@@ -47,8 +57,8 @@ describe('graceful shutdown', () => {
   });
   afterAll(() => sim.close());
 
-  async function startStream(url: string, chunks: number) {
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${url}/v1`, maxRetries: 0 });
+  async function startStream(url: string, apiKey: string, chunks: number) {
+    const client = new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 });
     const stream = await client.chat.completions.create(
       { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'drain me' }], stream: true },
       { headers: { 'x-sim-chunk-delay-ms': '80', 'x-sim-chunks': String(chunks) } },
@@ -59,10 +69,10 @@ describe('graceful shutdown', () => {
   }
 
   it('on SIGTERM stops accepting, lets the in-flight stream finish, then exits 0', async () => {
-    const child = spawnGateway({ LITELLM_BASE_URL: sim.url, SHUTDOWN_DRAIN_MS: '10000' });
+    const { child, key } = await spawnGateway({ LITELLM_BASE_URL: sim.url, SHUTDOWN_DRAIN_MS: '10000' });
     const exited = exitOf(child);
     const url = await listeningUrl(child);
-    const iterator = await startStream(url, 8);
+    const iterator = await startStream(url, key, 8);
 
     child.kill('SIGTERM');
     let rest = 0;
@@ -74,10 +84,10 @@ describe('graceful shutdown', () => {
   });
 
   it('cuts what is still running when the drain timeout passes, and still exits 0', async () => {
-    const child = spawnGateway({ LITELLM_BASE_URL: sim.url, SHUTDOWN_DRAIN_MS: '200' });
+    const { child, key } = await spawnGateway({ LITELLM_BASE_URL: sim.url, SHUTDOWN_DRAIN_MS: '200' });
     const exited = exitOf(child);
     const url = await listeningUrl(child);
-    const iterator = await startStream(url, 500); // 40 s of stream: far beyond the drain timeout
+    const iterator = await startStream(url, key, 500); // 40 s of stream: far beyond the drain timeout
 
     const aborted = once(sim.events, 'aborted');
     child.kill('SIGTERM');
@@ -92,7 +102,7 @@ describe('graceful shutdown', () => {
 
 describe('npm run demo', () => {
   it('prints a curl line that works against the gateway in front of the simulated LiteLLM', async () => {
-    const child = spawnGateway({}, 'src/demo.ts');
+    const { child } = await spawnGateway({}, 'src/demo.ts');
     const exited = exitOf(child);
     let curl: string | undefined;
     for await (const line of createInterface({ input: child.stdout! })) {

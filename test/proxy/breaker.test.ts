@@ -8,6 +8,7 @@ const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', c
 describe('the circuit breaker', () => {
   let sim: SimLiteLLM;
   let gateway: TestGateway;
+  let key: string;
 
   beforeAll(async () => {
     sim = await startSimLiteLLM();
@@ -25,13 +26,14 @@ describe('the circuit breaker', () => {
       BREAKER_ERROR_THRESHOLD_PERCENT: '50',
       BREAKER_RESET_TIMEOUT_MS: '400',
     });
+    ({ key } = await gateway.createTenant());
   });
   afterEach(() => gateway.shutdown());
 
   const send = async (headers: Record<string, string> = {}) => {
     const res = await request(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
       body: chat,
     });
     return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
@@ -47,7 +49,7 @@ describe('the circuit breaker', () => {
   it('opens on a 5xx storm, fails fast with 503 circuit_open, and recovers through a half-open probe', async () => {
     sim.options.errorRate = 1;
     // The upstream's own 5xx answers still reach the client unchanged while they are counted.
-    const upstreamCalls = sim.requests.length;
+    const upstreamCalls = chatCalls(sim);
     for (let i = 0; i < 5; i++) {
       const res = await send();
       expect(res.status).toBe(500);
@@ -61,7 +63,7 @@ describe('the circuit breaker', () => {
       error: { message: expect.any(String), type: 'upstream_unavailable', param: null, code: 'circuit_open' },
     });
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(sim.requests.length - upstreamCalls).toBe(5); // the refused request never left the gateway
+    expect(chatCalls(sim) - upstreamCalls).toBe(5); // the refused request never left the gateway
 
     sim.options.errorRate = 0;
     // The breaker moves to half-open on its own timer; wait for that state, not for a fixed time.
@@ -77,10 +79,15 @@ describe('the circuit breaker', () => {
       BREAKER_VOLUME_THRESHOLD: '5',
       BREAKER_RESET_TIMEOUT_MS: '60000',
     });
+    const tenant = await unreachable.createTenant();
     try {
       const statuses = [];
       for (let i = 0; i < 6; i++) {
-        const res = await request(`${unreachable.url}/v1/chat/completions`, { method: 'POST', body: chat });
+        const res = await request(`${unreachable.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${tenant.key}` },
+          body: chat,
+        });
         statuses.push(res.statusCode);
         await res.body.dump();
       }
@@ -90,3 +97,8 @@ describe('the circuit breaker', () => {
     }
   });
 });
+
+/** Chat requests the simulator has seen (the gateway also asks it for /model/info at start). */
+function chatCalls(sim: SimLiteLLM): number {
+  return sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+}

@@ -10,8 +10,15 @@ function expectContractError(body: unknown, type: string, code: string): void {
   expect((body as { error: { message: string } }).error.message.length).toBeGreaterThan(0);
 }
 
+/** The key of a tenant on the gateway under test (each suite makes its own). */
+let key = '';
+
 async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}) {
-  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const res = await request(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as unknown };
 }
 
@@ -24,6 +31,7 @@ describe('errors the gateway itself produces', () => {
   beforeAll(async () => {
     sim = await startSimLiteLLM();
     gateway = await startTestGateway({ LITELLM_BASE_URL: sim.url, MAX_BODY_BYTES: '2048', UPSTREAM_HEADERS_TIMEOUT_MS: '300' });
+    ({ key } = await gateway.createTenant());
   });
   afterAll(async () => {
     await gateway.shutdown();
@@ -31,12 +39,12 @@ describe('errors the gateway itself produces', () => {
   });
 
   it('answers malformed JSON with 400 invalid_json and never calls the upstream', async () => {
-    const before = sim.requests.length;
+    const before = chatCalls(sim);
     const res = await post(`${gateway.url}/v1/chat/completions`, '{"model": "gpt-4o-mini", ', { 'x-request-id': 'bad-json-1' });
     expect(res.status).toBe(400);
     expectContractError(res.body, 'invalid_request_error', 'invalid_json');
     expect(res.headers['x-request-id']).toBe('bad-json-1');
-    expect(sim.requests.length).toBe(before);
+    expect(chatCalls(sim)).toBe(before);
   });
 
   it('answers a body over the limit with 413 request_too_large, declared or chunked', async () => {
@@ -48,7 +56,7 @@ describe('errors the gateway itself produces', () => {
     const chunks = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(512, 0x20)));
     const chunked = await request(`${gateway.url}/v1/embeddings`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: chunks,
     });
     expect(chunked.statusCode).toBe(413);
@@ -59,7 +67,7 @@ describe('errors the gateway itself produces', () => {
     const upload = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(512, 0x61)));
     const res = await request(`${gateway.url}/v1/audio/transcriptions`, {
       method: 'POST',
-      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'multipart/form-data; boundary=x' },
       body: upload,
     });
     expect(res.statusCode).toBe(413);
@@ -81,7 +89,7 @@ describe('errors the gateway itself produces', () => {
   });
 
   it('cuts the connection when the upstream dies mid-stream, so the client sees an error not a short answer', async () => {
-    const stream = await gateway.client().chat.completions.create(
+    const stream = await gateway.client({ apiKey: key }).chat.completions.create(
       { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], stream: true },
       { headers: { 'x-sim-disconnect-after-chunks': '2' } },
     );
@@ -95,6 +103,7 @@ describe('errors the gateway itself produces', () => {
 describe('an unreachable upstream', () => {
   it('answers 502 upstream_unreachable', async () => {
     const gateway = await startTestGateway({ LITELLM_BASE_URL: `http://127.0.0.1:${await closedPort()}` });
+    ({ key } = await gateway.createTenant());
     try {
       const res = await post(`${gateway.url}/v1/chat/completions`, chat);
       expect(res.status).toBe(502);
@@ -105,3 +114,8 @@ describe('an unreachable upstream', () => {
     }
   });
 });
+
+/** Chat requests the simulator has seen (the gateway also asks it for /model/info at start). */
+function chatCalls(sim: SimLiteLLM): number {
+  return sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+}

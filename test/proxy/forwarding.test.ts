@@ -8,6 +8,8 @@ import { withSimAndGateway } from '../support/gateway.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const suite = withSimAndGateway();
+/** Headers of a raw request from the suite's tenant. */
+const authed = (headers: Record<string, string> = {}) => ({ authorization: `Bearer ${suite.tenant.key}`, ...headers });
 
 function lastUpstreamRequest(): SimRequestInfo {
   return suite.sim.requests.at(-1)!;
@@ -98,7 +100,7 @@ describe('the OpenAI SDK pointed at the gateway', () => {
     });
     const viaGateway = await request(`${suite.gateway.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sim-status': '400' },
+      headers: authed({ 'content-type': 'application/json', 'x-sim-status': '400' }),
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
     });
     expect(viaGateway.statusCode).toBe(400);
@@ -120,14 +122,14 @@ describe('forwarding rules', () => {
     for (const path of ['/chat/completions', '/v1/chat/completions']) {
       const res = await request(`${suite.gateway.url}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: authed({ 'content-type': 'application/json' }),
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
       });
       expect(res.statusCode).toBe(200);
       await res.body.dump();
       expect(lastUpstreamRequest().path).toBe(path);
     }
-    const models = await request(`${suite.gateway.url}/models`);
+    const models = await request(`${suite.gateway.url}/models`, { headers: authed() });
     expect(models.statusCode).toBe(200);
     expect(((await models.body.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
   });
@@ -135,7 +137,7 @@ describe('forwarding rules', () => {
   it('gives each request a new id, sent upstream as x-litellm-call-id and returned as x-request-id', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 3; i++) {
-      const res = await request(`${suite.gateway.url}/v1/models`);
+      const res = await request(`${suite.gateway.url}/v1/models`, { headers: authed() });
       await res.body.dump();
       const id = res.headers['x-request-id'] as string;
       expect(id).toMatch(UUID);
@@ -147,7 +149,7 @@ describe('forwarding rules', () => {
 
   it("echoes the client's x-request-id but still sends its own call id upstream", async () => {
     const res = await request(`${suite.gateway.url}/v1/models`, {
-      headers: { 'x-request-id': 'client-abc-123', 'x-litellm-call-id': 'spoofed' },
+      headers: authed({ 'x-request-id': 'client-abc-123', 'x-litellm-call-id': 'spoofed' }),
     });
     await res.body.dump();
     expect(res.headers['x-request-id']).toBe('client-abc-123');
@@ -157,6 +159,7 @@ describe('forwarding rules', () => {
   it('strips hop-by-hop headers and asks the upstream for identity encoding', async () => {
     // node:http sends the Connection header as written (undici's client refuses custom tokens in it).
     const res = await rawGet(`${suite.gateway.url}/v1/models`, {
+      ...authed(),
       connection: 'keep-alive, x-connection-scoped',
       'x-connection-scoped': 'secret-hop',
       'proxy-authorization': 'Basic abc',
@@ -176,7 +179,7 @@ describe('forwarding rules', () => {
     const body = '{"model":"gpt-4o-mini",  "messages":[{"role":"user","content":"ünïcødé"}]}';
     const res = await request(`${suite.gateway.url}/v1/chat/completions?api-version=2024-01-01`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: authed({ 'content-type': 'application/json' }),
       body,
     });
     await res.body.dump();
@@ -188,7 +191,7 @@ describe('forwarding rules', () => {
     const form = new FormData();
     form.append('model', 'whisper-1');
     form.append('file', new Blob([Buffer.alloc(64 * 1024, 7)]), 'audio.wav');
-    const res = await fetch(`${suite.gateway.url}/v1/audio/transcriptions`, { method: 'POST', body: form });
+    const res = await fetch(`${suite.gateway.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: authed() });
     // The simulator has no audio route; what matters is that the upload reached it and its 404 came back.
     expect(res.status).toBe(404);
     expect(lastUpstreamRequest().path).toBe('/v1/audio/transcriptions');

@@ -1,32 +1,76 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM, type SimOptions } from '../../src/sim/litellm.js';
 import { loadConfig } from '../../src/config.js';
+import type { Database, Db } from '../../src/db/client.js';
+import { createKey } from '../../src/db/keys.js';
+import type { TenantConfig } from '../../src/db/tenants.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
+import { openTestDatabase, type TestDatabase } from './databases.js';
+import { createTenant } from './tenants.js';
 
 export interface TestGateway extends Gateway {
   /** An OpenAI SDK client pointed at the gateway, as an application would configure it. */
   client(options?: { apiKey?: string; timeout?: number }): OpenAI;
   metrics(): Promise<string>;
+  readonly db: Db;
+  /** A new tenant (a $100 budget unless overridden) with one key (minted unless given). */
+  createTenant(overrides?: Partial<TenantConfig>, key?: { key?: string }): Promise<TestTenant>;
 }
 
+export interface TestTenant {
+  readonly tenantId: string;
+  readonly key: string;
+  readonly keyId: string;
+}
+
+export interface TestGatewayOptions {
+  readonly now?: () => number;
+  /** Share this database (replicas); by default the test file's own database. */
+  readonly database?: Database;
+}
+
+let fileDatabase: Promise<TestDatabase> | undefined;
+
+/** The test file's database: PostgreSQL (a fresh schema) with TEST_DATABASE_URL, else PGlite. */
+export function testDatabase(): Promise<Database> {
+  fileDatabase ??= openTestDatabase();
+  return fileDatabase.then((t) => t.database);
+}
+
+afterAll(async () => {
+  const opened = fileDatabase;
+  fileDatabase = undefined;
+  await (await opened)?.close();
+});
+
 /** A gateway on an ephemeral port, configured through the same env parsing as production. */
-export async function startTestGateway(env: Record<string, string>): Promise<TestGateway> {
+export async function startTestGateway(env: Record<string, string>, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env });
-  const gateway = await startGateway(config, createLogger(config.logLevel));
+  const database = options.database ?? (await testDatabase());
+  const gateway = await startGateway(config, createLogger(config.logLevel), { database, now: options.now });
   return {
     ...gateway,
-    client: (options = {}) =>
+    db: database.db,
+    client: (clientOptions = {}) =>
       new OpenAI({
-        apiKey: options.apiKey ?? 'sk-tenant-test',
+        apiKey: clientOptions.apiKey ?? 'sk-no-such-key',
         baseURL: `${gateway.url}/v1`,
         maxRetries: 0,
-        timeout: options.timeout ?? 10_000,
+        timeout: clientOptions.timeout ?? 10_000,
       }),
     metrics: async () => (await fetch(`${gateway.url}/metrics`)).text(),
+    createTenant: (overrides, key) => createTestTenant(database.db, overrides, key),
   };
+}
+
+export async function createTestTenant(db: Db, overrides: Partial<TenantConfig> = {}, key: { key?: string } = {}): Promise<TestTenant> {
+  const tenant = await createTenant(db, overrides);
+  const created = await createKey(db, tenant.tenantId, key);
+  return { tenantId: tenant.tenantId, key: created.key, keyId: created.keyId };
 }
 
 /** The value of one sample line in Prometheus text, e.g. `name{label="x"}`; 0 when absent. */
@@ -49,14 +93,18 @@ export async function closedPort(): Promise<number> {
 export interface SimAndGateway {
   readonly sim: SimLiteLLM;
   readonly gateway: TestGateway;
+  /** A tenant with a budget no test exhausts; `gateway.client()` without a key uses it. */
+  readonly tenant: TestTenant;
 }
 
 /** One simulated LiteLLM and a gateway in front of it for the enclosing suite. */
 export function withSimAndGateway(env: Record<string, string> = {}, simOptions: Partial<SimOptions> = {}): SimAndGateway {
-  const suite = {} as { sim: SimLiteLLM; gateway: TestGateway };
+  const suite = {} as { sim: SimLiteLLM; gateway: TestGateway; tenant: TestTenant };
   beforeAll(async () => {
     suite.sim = await startSimLiteLLM(simOptions);
-    suite.gateway = await startTestGateway({ LITELLM_BASE_URL: suite.sim.url, ...env });
+    const gateway = await startTestGateway({ LITELLM_BASE_URL: suite.sim.url, ...env });
+    suite.tenant = await gateway.createTenant({ maxBudgetMicros: 1_000_000_000_000 }, { key: `sk-litellm-${randomUUID()}` });
+    suite.gateway = { ...gateway, client: (options = {}) => gateway.client({ apiKey: suite.tenant.key, ...options }) };
   });
   afterAll(async () => {
     await suite.gateway?.shutdown();

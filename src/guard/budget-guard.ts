@@ -1,0 +1,176 @@
+import type { BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import { estimateCost, type ModelPrice } from '../budget/cost.js';
+import { effectiveBudget } from '../budget/override.js';
+import { currentPeriod, type Period } from '../budget/period.js';
+import { budgetLines, statusOf, type BudgetLines, type BudgetStatus } from '../budget/thresholds.js';
+import type { Db } from '../db/client.js';
+import { periodSpend } from '../db/ledger.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { budgetHeaders, refusalMessage } from './budget-headers.js';
+import type { CrossingRecorder } from './crossings.js';
+import type { PriceBook } from './price-book.js';
+import type { Caller } from './tenant-directory.js';
+
+export interface GuardOptions {
+  readonly failMode: 'open' | 'closed';
+  /** How long a reservation outlives a replica that died holding it. */
+  readonly reservationTtlMs: number;
+  readonly defaultCompletionTokens: number;
+  /** Prices for models nobody priced, so an estimate is never zero. */
+  readonly fallbackPrice: ModelPrice;
+}
+
+export interface CostRequest {
+  readonly endpoint: string;
+  readonly model: string | undefined;
+  readonly body: unknown;
+}
+
+/** A request let through: what it reserved where, and what its answer tells the client. */
+export interface Admission {
+  readonly requestId: string;
+  readonly caller: Caller;
+  readonly period: Period;
+  readonly lines: BudgetLines;
+  readonly bucketKey: string;
+  readonly estimateMicros: number;
+  readonly status: BudgetStatus;
+  /** False when admitted without the store (fail-open): nothing to release, spend recorded later. */
+  readonly reserved: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * Admission on the hot path (CONTRACT section 3): one atomic reserve in the store before the
+ * request goes upstream, all-or-nothing over the request's buckets; a bucket the store does not
+ * know is first seeded from the ledger, which is how counters are rebuilt after Redis lost them.
+ */
+export class BudgetGuard {
+  readonly #seeding = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: SpendStore,
+    private readonly db: Db,
+    private readonly prices: PriceBook,
+    private readonly crossings: CrossingRecorder,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    private readonly options: GuardOptions,
+  ) {}
+
+  /** Reserves the request's estimate, or throws 402 (budget) / 503 (store down, fail-closed). */
+  async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
+    const nowMs = this.now();
+    const { period, lines, bucketKey } = this.#budgetOf(caller, nowMs);
+    const estimateMicros = estimateCost({ endpoint: request.endpoint, body: request.body }, this.prices.get(request.model), {
+      defaultCompletionTokens: this.options.defaultCompletionTokens,
+      fallbackPrice: this.options.fallbackPrice,
+    });
+    const bucket = { key: bucketKey, blockLine: lines.blockLineMicros, amount: estimateMicros, periodEndMs: period.endMs };
+
+    let outcome: ReserveOutcome;
+    try {
+      outcome = await this.#reserve(requestId, bucket, caller.tenant.tenantId, period, nowMs);
+    } catch (err) {
+      return this.#storeDown(err, caller, requestId, period, lines, bucketKey, estimateMicros);
+    }
+    const state = outcome.states[0]!;
+    const status = outcome.kind === 'refused' ? 'blocked' : statusOf(state.spend, lines);
+    this.metrics.decisions.labels(status).inc();
+    this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
+    const headers = budgetHeaders(lines, state.spend, status, period);
+    if (outcome.kind === 'refused') {
+      this.#noteCrossing(caller, period, lines, Math.max(state.spend, lines.blockLineMicros), 'blocked');
+      throw new GatewayError('budget_exceeded', refusalMessage('tenant', caller.tenant.tenantId, lines, state, period), {
+        ...headers,
+        'x-should-retry': 'false',
+        'x-budget-scope': 'tenant',
+      });
+    }
+    return { requestId, caller, period, lines, bucketKey, estimateMicros, status, reserved: true, headers };
+  }
+
+  /** The budget as it stands, for answers that spend nothing (listing models). */
+  async view(caller: Caller): Promise<Readonly<Record<string, string>>> {
+    const { period, lines, bucketKey } = this.#budgetOf(caller, this.now());
+    const [state] = await this.store.read([bucketKey]).catch(() => [undefined]);
+    const spend = state?.spend ?? 0;
+    return budgetHeaders(lines, spend, statusOf(spend, lines), period);
+  }
+
+  /** Crossings reached by a settle (alert, blocked), recorded once per period. */
+  noteSpend(admission: Admission, spendAfterMicros: number): void {
+    const status = statusOf(spendAfterMicros, admission.lines);
+    const tenant = this.metrics.tenantLabel(admission.caller.tenant.tenantId);
+    const effective = admission.lines.effectiveMicros;
+    this.metrics.tenantUtilization.labels(tenant).set(effective === 0 ? 0 : spendAfterMicros / effective);
+    if (status !== 'ok') this.#noteCrossing(admission.caller, admission.period, admission.lines, spendAfterMicros, status);
+  }
+
+  #budgetOf(caller: Caller, nowMs: number): { period: Period; lines: BudgetLines; bucketKey: string } {
+    const tenant = caller.tenant;
+    const period = currentPeriod(tenant.period, tenant.duration, nowMs);
+    const effective = effectiveBudget(tenant.maxBudgetMicros, tenant.override, nowMs);
+    return {
+      period,
+      lines: budgetLines(effective, tenant.alertThreshold, tenant.graceThreshold),
+      bucketKey: `tenant:${tenant.tenantId}:${period.startMs}:usd`,
+    };
+  }
+
+  async #reserve(
+    requestId: string,
+    bucket: { key: string; blockLine: number; amount: number; periodEndMs: number },
+    tenantId: string,
+    period: Period,
+    nowMs: number,
+  ): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
+    const first = await this.store.reserve(requestId, [bucket], nowMs, this.options.reservationTtlMs);
+    if (first.kind !== 'unknown') return first;
+    await this.#seed(bucket.key, tenantId, period);
+    const second = await this.store.reserve(requestId, [bucket], nowMs, this.options.reservationTtlMs);
+    if (second.kind === 'unknown') throw new Error(`bucket ${bucket.key} unknown after seeding`);
+    return second;
+  }
+
+  /** One ledger query per bucket and replica, however many requests wait for it. */
+  #seed(key: string, tenantId: string, period: Period): Promise<void> {
+    let seeding = this.#seeding.get(key);
+    if (!seeding) {
+      seeding = periodSpend(this.db, tenantId, new Date(period.startMs))
+        .then((spent) => this.store.seed(key, spent.costMicros, period.endMs))
+        .finally(() => this.#seeding.delete(key));
+      this.#seeding.set(key, seeding);
+    }
+    return seeding;
+  }
+
+  #storeDown(
+    err: unknown,
+    caller: Caller,
+    requestId: string,
+    period: Period,
+    lines: BudgetLines,
+    bucketKey: string,
+    estimateMicros: number,
+  ): Admission {
+    const tenantId = caller.tenant.tenantId;
+    if (this.options.failMode === 'closed') {
+      this.logger.error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
+      throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
+    }
+    this.logger.warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
+    this.metrics.decisions.labels('ok').inc();
+    const unknown: BucketState = { spend: 0, reserved: 0 };
+    const headers = budgetHeaders(lines, unknown.spend, 'ok', period);
+    return { requestId, caller, period, lines, bucketKey, estimateMicros, status: 'ok', reserved: false, headers };
+  }
+
+  #noteCrossing(caller: Caller, period: Period, lines: BudgetLines, spendMicros: number, status: BudgetStatus): void {
+    const { tenantId, alertThreshold, graceThreshold } = caller.tenant;
+    this.crossings.note({ tenantId, periodStartMs: period.startMs, status, spendMicros, lines, alertThreshold, graceThreshold });
+  }
+}

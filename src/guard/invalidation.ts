@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { TenantDirectory } from './tenant-directory.js';
+
+/** What changed, so every replica drops what it cached about it. */
+export type Invalidation = { readonly tenantId: string } | { readonly keyHash: string } | { readonly all: true };
+
+export interface InvalidationBus {
+  publish(change: Invalidation): Promise<void>;
+  close(): Promise<void>;
+}
+
+function apply(directory: TenantDirectory, change: Invalidation): void {
+  if ('tenantId' in change) directory.forgetTenant(change.tenantId);
+  else if ('keyHash' in change) directory.forgetKey(change.keyHash);
+  else directory.forgetAll();
+}
+
+/** One replica: an admin change invalidates the cache directly. */
+export class LocalInvalidationBus implements InvalidationBus {
+  constructor(private readonly directory: TenantDirectory) {}
+
+  async publish(change: Invalidation): Promise<void> {
+    apply(this.directory, change);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * A fleet: changes go out on a Redis channel and every replica (the publisher too) applies them
+ * when they arrive. A replica that loses its subscription drops its whole cache on reconnecting,
+ * since it may have missed messages meanwhile.
+ */
+export class RedisInvalidationBus implements InvalidationBus {
+  private constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly channel: string,
+  ) {}
+
+  static async connect(publisher: Redis, channel: string, directory: TenantDirectory, logger: Logger): Promise<RedisInvalidationBus> {
+    const subscriber = publisher.duplicate();
+    subscriber.on('message', (from: string, message: string) => {
+      if (from !== channel) return;
+      try {
+        apply(directory, JSON.parse(message) as Invalidation);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'ignored a malformed cache invalidation');
+      }
+    });
+    let subscribedOnce = false;
+    subscriber.on('ready', () => {
+      if (subscribedOnce) directory.forgetAll();
+      subscribedOnce = true;
+    });
+    await subscriber.subscribe(channel);
+    return new RedisInvalidationBus(publisher, subscriber, channel);
+  }
+
+  async publish(change: Invalidation): Promise<void> {
+    await this.publisher.publish(this.channel, JSON.stringify(change));
+  }
+
+  async close(): Promise<void> {
+    await this.subscriber.quit();
+  }
+}

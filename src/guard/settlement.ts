@@ -1,0 +1,125 @@
+import { costFromUsage, parseResponseCost, type ModelPrice } from '../budget/cost.js';
+import type { BucketCharge, SpendStore } from '../budget/spend-store.js';
+import { encodeUsage, type CostSource, type UsageRecord } from '../ledger/usage-event.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Usage } from '../proxy/usage-tap.js';
+import type { Admission, BudgetGuard } from './budget-guard.js';
+import type { PriceBook } from './price-book.js';
+
+/** How a proxied request ended, as far as its cost is concerned. */
+export interface Completion {
+  /** The upstream's status, when its headers arrived. */
+  readonly statusCode: number | undefined;
+  readonly usage: Usage | undefined;
+  /** LiteLLM's `x-litellm-response-cost`. */
+  readonly costHeader: string | undefined;
+  readonly clientRequestId: string | null;
+  readonly endpoint: string;
+  readonly model: string | undefined;
+}
+
+/**
+ * The after-half of admission: replace the reservation with the actual cost (or release it) and
+ * hand the usage to the ledger. Never awaited by the client's response. When the store cannot be
+ * reached, the usage goes straight to the database and the charge is retried until the store
+ * takes it, so no usage is lost and spend counters catch up.
+ */
+export class Settlement {
+  #retries: Array<{ id: string; charges: BucketCharge[]; event: string }> = [];
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: SpendStore,
+    private readonly guard: BudgetGuard,
+    private readonly prices: PriceBook,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    /** Direct path to the database for usage the store could not take (Redis mode only). */
+    private readonly writeDirect: ((event: string) => void) | undefined,
+  ) {}
+
+  complete(admission: Admission, completion: Completion): void {
+    const served = completion.statusCode !== undefined && completion.statusCode < 400;
+    if (!served) {
+      if (admission.reserved) this.store.release(admission.requestId, [admission.bucketKey]).catch((err: unknown) => this.#warn('release', err));
+      return;
+    }
+    const { micros, source } = actualCost(completion, this.prices.get(completion.model), admission.estimateMicros);
+    const record: UsageRecord = {
+      requestId: admission.requestId,
+      clientRequestId: completion.clientRequestId,
+      tenantId: admission.caller.tenant.tenantId,
+      keyId: admission.caller.keyId,
+      model: completion.model ?? null,
+      endpoint: completion.endpoint,
+      status: completion.statusCode!,
+      promptTokens: completion.usage?.promptTokens ?? 0,
+      completionTokens: completion.usage?.completionTokens ?? 0,
+      costMicros: micros,
+      costSource: source,
+      periodStartedAt: new Date(admission.period.startMs),
+      createdAt: new Date(this.now()),
+    };
+    const charges = [{ key: admission.bucketKey, amount: micros }];
+    const event = encodeUsage(record);
+    this.metrics.tenantSpend.labels(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
+    this.store.settle(admission.requestId, charges, event).then(
+      ([after]) => {
+        if (after !== undefined) this.guard.noteSpend(admission, after);
+      },
+      (err: unknown) => this.#storeFailed(admission.requestId, charges, event, err),
+    );
+  }
+
+  /** Retries what is still owed to the store once (shutdown calls it last). */
+  async flush(): Promise<void> {
+    const owed = this.#retries.splice(0);
+    for (const settle of owed) {
+      await this.store.settle(settle.id, settle.charges, settle.event).catch(() => this.#retries.push(settle));
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {
+    this.#warn('settle', err);
+    this.writeDirect?.(event);
+    this.#retries.push({ id, charges, event });
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#retries.length === 0) return;
+    this.#retryTimer = setTimeout(() => {
+      void this.flush().then(() => {
+        this.#retryTimer = undefined;
+        this.#scheduleRetry();
+      });
+    }, 1_000);
+    this.#retryTimer.unref();
+  }
+
+  #warn(what: string, err: unknown): void {
+    this.logger.warn({ err: (err as Error).message, owed: this.#retries.length }, `budget store ${what} failed`);
+  }
+}
+
+/** CONTRACT section 4: the first that applies of header, stream cost, usage × price, estimate. */
+export function actualCost(
+  completion: Pick<Completion, 'costHeader' | 'usage'>,
+  price: ModelPrice | undefined,
+  estimateMicros: number,
+): { micros: number; source: CostSource } {
+  const fromHeader = parseResponseCost(completion.costHeader);
+  if (fromHeader !== undefined) return { micros: fromHeader, source: 'response_header' };
+  const usage = completion.usage;
+  const fromStream = usage?.costUsd === undefined ? undefined : parseResponseCost(String(usage.costUsd));
+  if (fromStream !== undefined) return { micros: fromStream, source: 'stream_usage' };
+  if (usage && price) return { micros: costFromUsage(usage, price), source: 'price_table' };
+  return { micros: estimateMicros, source: 'estimate' };
+}

@@ -1,0 +1,117 @@
+import type { Duration } from '../budget/duration.js';
+import { parseDuration } from '../budget/duration.js';
+import type { Override } from '../budget/override.js';
+import type { Period } from '../budget/period.js';
+import type { Db } from '../db/client.js';
+import { findActiveKey, hashKey, type KeyOrigin } from '../db/keys.js';
+import { activeOverride } from '../db/overrides.js';
+import { getTenant } from '../db/tenants.js';
+
+/** What the hot path needs to know about a tenant, in domain units. */
+export interface TenantPolicy {
+  readonly tenantId: string;
+  readonly maxBudgetMicros: number;
+  readonly alertThreshold: number;
+  readonly graceThreshold: number;
+  readonly duration: Duration;
+  /** The period as stored; requests roll it forward themselves at the boundary. */
+  readonly period: Period;
+  readonly upstreamKey: string | null;
+  readonly override: Override | undefined;
+}
+
+export interface Caller {
+  readonly keyId: string;
+  readonly origin: KeyOrigin;
+  readonly tenant: TenantPolicy;
+}
+
+/** Unknown keys are remembered too (a flood of bad keys must not reach the database), up to a cap. */
+const MAX_UNKNOWN_KEYS = 10_000;
+
+/**
+ * Resolves API keys to tenants from an in-process cache, so the hot path touches no database
+ * after a key's first request. Admin changes invalidate entries (on every replica, through the
+ * invalidation bus); concurrent first requests for one key share a single lookup.
+ */
+export class TenantDirectory {
+  readonly #keys = new Map<string, Promise<{ keyId: string; origin: KeyOrigin; tenantId: string } | undefined>>();
+  readonly #tenants = new Map<string, Promise<TenantPolicy | undefined>>();
+  #unknownKeys = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
+
+  async resolve(apiKey: string): Promise<Caller | undefined> {
+    const hash = hashKey(apiKey);
+    let key = this.#keys.get(hash);
+    if (!key) {
+      key = findActiveKey(this.db, hash);
+      this.#remember(hash, key);
+    }
+    const found = await key;
+    if (!found) return undefined;
+    const tenant = await this.tenant(found.tenantId);
+    return tenant && { keyId: found.keyId, origin: found.origin, tenant };
+  }
+
+  tenant(tenantId: string): Promise<TenantPolicy | undefined> {
+    let tenant = this.#tenants.get(tenantId);
+    if (!tenant) {
+      tenant = this.#loadTenant(tenantId);
+      this.#tenants.set(tenantId, tenant);
+      tenant.catch(() => this.#tenants.delete(tenantId));
+    }
+    return tenant;
+  }
+
+  /** A tenant's configuration, override or existence changed. */
+  forgetTenant(tenantId: string): void {
+    this.#tenants.delete(tenantId);
+    for (const [hash, key] of this.#keys) {
+      void key.then((k) => {
+        if (k?.tenantId === tenantId) this.#keys.delete(hash);
+      });
+    }
+  }
+
+  /** A key was created or revoked. */
+  forgetKey(keyHash: string): void {
+    this.#keys.delete(keyHash);
+  }
+
+  forgetAll(): void {
+    this.#keys.clear();
+    this.#tenants.clear();
+    this.#unknownKeys = 0;
+  }
+
+  #remember(hash: string, key: Promise<{ keyId: string; origin: KeyOrigin; tenantId: string } | undefined>): void {
+    this.#keys.set(hash, key);
+    key.then(
+      (found) => {
+        if (found || ++this.#unknownKeys <= MAX_UNKNOWN_KEYS) return;
+        this.#keys.delete(hash);
+      },
+      // A failed lookup (database down) is not an answer: the next request asks again.
+      () => this.#keys.delete(hash),
+    );
+  }
+
+  async #loadTenant(tenantId: string): Promise<TenantPolicy | undefined> {
+    const [row, override] = await Promise.all([getTenant(this.db, tenantId), activeOverride(this.db, tenantId, new Date(this.now()))]);
+    if (!row) return undefined;
+    return {
+      tenantId: row.tenantId,
+      maxBudgetMicros: row.maxBudgetMicros,
+      alertThreshold: row.alertThreshold,
+      graceThreshold: row.graceThreshold,
+      duration: parseDuration(row.budgetDuration),
+      period: { startMs: row.periodStartedAt.getTime(), endMs: row.budgetResetAt.getTime() },
+      upstreamKey: row.upstreamKey,
+      override: override && { amountMicros: override.overrideAmountMicros, expiresAtMs: override.expiresAt.getTime() },
+    };
+  }
+}

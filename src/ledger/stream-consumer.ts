@@ -1,0 +1,126 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { decodeUsage, type LedgerPipeline, type LedgerSink } from './usage-event.js';
+
+export interface StreamConsumerOptions {
+  readonly stream: string;
+  readonly group: string;
+  /** This replica's name in the consumer group. */
+  readonly consumer: string;
+  readonly batch: number;
+  readonly blockMs: number;
+  /** Entries another consumer has held this long are taken over (that replica died). */
+  readonly claimIdleMs: number;
+}
+
+type Entry = [id: string, fields: string[]];
+
+/**
+ * The ledger path with Redis: the settle script appended each usage event to a stream in the
+ * same atomic step that charged it; a consumer group writes batches to the database (idempotent
+ * on the request id), then acknowledges and deletes them. Until then they stay in Redis: a
+ * database outage only delays them, and entries a dead replica had read are claimed by another.
+ */
+export class LedgerStreamConsumer implements LedgerPipeline {
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #failures = 0;
+
+  constructor(
+    /** A dedicated connection: XREADGROUP BLOCK holds it while waiting. */
+    private readonly redis: Redis,
+    private readonly sink: LedgerSink,
+    private readonly logger: Logger,
+    private readonly options: StreamConsumerOptions,
+  ) {}
+
+  start(): void {
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+    // One last pass without blocking, for what settled during shutdown.
+    await this.#drain().catch(() => undefined);
+  }
+
+  async pending(): Promise<number> {
+    return this.redis.xlen(this.options.stream);
+  }
+
+  async #run(): Promise<void> {
+    await this.#ensureGroup();
+    while (this.#running) {
+      try {
+        await this.#claimAbandoned();
+        const entries = await this.#read(this.options.blockMs);
+        if (entries.length > 0) await this.#write(entries);
+        this.#recovered();
+      } catch (err) {
+        await this.#failed(err);
+      }
+    }
+  }
+
+  async #drain(): Promise<void> {
+    for (let entries = await this.#read(0); entries.length > 0; entries = await this.#read(0)) await this.#write(entries);
+  }
+
+  async #ensureGroup(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.options.stream, this.options.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  /** New entries; first this consumer's own unacknowledged ones (a failed write), then fresh ones. */
+  async #read(blockMs: number): Promise<Entry[]> {
+    const { stream, group, consumer, batch } = this.options;
+    const own = await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, '0');
+    const ownEntries = entriesOf(own);
+    if (ownEntries.length > 0) return ownEntries;
+    const fresh =
+      blockMs > 0
+        ? await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>')
+        : await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, '>');
+    return entriesOf(fresh);
+  }
+
+  async #claimAbandoned(): Promise<void> {
+    const { stream, group, consumer, claimIdleMs, batch } = this.options;
+    const [, claimed] = (await this.redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, Entry[]];
+    if (claimed.length > 0) {
+      this.logger.warn({ entries: claimed.length }, 'ledger: took over usage events a stopped replica had read');
+      await this.#write(claimed);
+    }
+  }
+
+  async #write(entries: Entry[]): Promise<void> {
+    const records = entries.flatMap(([, fields]) => (fields?.[1] === undefined ? [] : [decodeUsage(fields[1])]));
+    await this.sink(records);
+    const ids = entries.map(([id]) => id);
+    await this.redis.multi().xack(this.options.stream, this.options.group, ...ids).xdel(this.options.stream, ...ids).exec();
+  }
+
+  #recovered(): void {
+    if (this.#failures > 0) this.logger.info({ after: this.#failures }, 'ledger writes recovered');
+    this.#failures = 0;
+  }
+
+  async #failed(err: unknown): Promise<void> {
+    this.#failures++;
+    if (this.#failures === 1 || this.#failures % 50 === 0) {
+      this.logger.error({ err: (err as Error).message }, 'ledger: writing usage events failed; they stay in Redis and are retried');
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** this.#failures)));
+  }
+}
+
+function entriesOf(reply: unknown): Entry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const [[, entries]] = reply as [[string, Entry[]]];
+  return entries.filter(([, fields]) => fields !== null);
+}

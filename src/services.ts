@@ -1,0 +1,182 @@
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { SpendStore } from './budget/spend-store.js';
+import { firstPeriod } from './budget/period.js';
+import { parseDuration } from './budget/duration.js';
+import { usdToMicros } from './budget/money.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/client.js';
+import { insertLedgerRows } from './db/ledger.js';
+import { migrateUp } from './db/migrate.js';
+import { getTenant, upsertTenant } from './db/tenants.js';
+import { BudgetGuard } from './guard/budget-guard.js';
+import { CrossingRecorder } from './guard/crossings.js';
+import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './guard/invalidation.js';
+import { PriceBook } from './guard/price-book.js';
+import { Settlement } from './guard/settlement.js';
+import { TenantDirectory } from './guard/tenant-directory.js';
+import type { ReadinessCheck } from './http/health.js';
+import { LedgerBatchWriter } from './ledger/batch-writer.js';
+import { LedgerStreamConsumer } from './ledger/stream-consumer.js';
+import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { MemorySpendStore } from './store/memory.js';
+import { RedisSpendStore } from './store/redis.js';
+
+/** Estimates for models nobody priced: conservative (gpt-4o's list price), so budgets err safe. */
+const FALLBACK_PRICE = { inputPerMillion: 2.5, outputPerMillion: 10 };
+
+export interface Services {
+  readonly database: Database;
+  readonly store: SpendStore;
+  readonly directory: TenantDirectory;
+  readonly invalidation: InvalidationBus;
+  readonly guard: BudgetGuard;
+  readonly settlement: Settlement;
+  readonly readiness: readonly ReadinessCheck[];
+  /** Flushes usage to the database and closes connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Picks and connects the adapters: PostgreSQL or embedded PGlite, Redis or the in-process store,
+ * and the matching ledger path. The only place that knows which implementations exist.
+ */
+export async function startServices(
+  config: Config,
+  metrics: Metrics,
+  logger: Logger,
+  now: () => number,
+  /** An open database to use instead of opening one (tests share one); its owner closes it. */
+  shared?: Database,
+): Promise<Services> {
+  const database = shared ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const applied = await migrateUp(database);
+  if (applied.length > 0) logger.info({ applied }, 'database migrated');
+  await seedTenants(database, config, now);
+
+  const directory = new TenantDirectory(database.db, now);
+  const sink: LedgerSink = (records) => insertLedgerRows(database.db, records);
+  const redis = config.redisUrl === undefined ? undefined : await connectRedis(config.redisUrl, logger);
+  const ledger = redis ? redisLedger(redis, config.redisPrefix, sink, logger) : memoryLedger(sink, logger, now);
+  ledger.pipeline.start();
+  ledger.direct?.start();
+  const invalidation = redis
+    ? await RedisInvalidationBus.connect(redis, `${config.redisPrefix}invalidate`, directory, logger)
+    : new LocalInvalidationBus(directory);
+
+  const prices = new PriceBook(config.configFile.prices);
+  const upstreamKey = config.litellmMasterKey ?? config.litellmApiKey;
+  void prices.refresh(config.litellmBaseUrl, upstreamKey, logger);
+  const priceTimer = setInterval(() => void prices.refresh(config.litellmBaseUrl, upstreamKey, logger), config.budget.priceRefreshMs);
+  priceTimer.unref();
+
+  const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, {
+    failMode: config.budgetFailMode,
+    reservationTtlMs: config.budget.reservationTtlMs,
+    defaultCompletionTokens: config.budget.defaultCompletionTokens,
+    fallbackPrice: FALLBACK_PRICE,
+  });
+  const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
+  metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
+
+  const readiness: ReadinessCheck[] = [
+    { name: 'database', check: () => database.ping() },
+    ...(redis ? [{ name: 'store', check: async () => void (await redis.ping()) }] : []),
+  ];
+
+  return {
+    database,
+    store: ledger.store,
+    directory,
+    invalidation,
+    guard,
+    settlement,
+    readiness,
+    async stop() {
+      clearInterval(priceTimer);
+      settlement.stop();
+      await settlement.flush();
+      await ledger.pipeline.stop();
+      await ledger.direct?.stop();
+      await invalidation.close();
+      await ledger.store.close();
+      if (!shared) await database.close();
+    },
+  };
+}
+
+interface LedgerWiring {
+  readonly store: SpendStore;
+  readonly pipeline: LedgerPipeline;
+  /** Redis mode: the database path for usage the store could not take. */
+  readonly direct: LedgerBatchWriter | undefined;
+}
+
+function redisLedger(redis: Redis, prefix: string, sink: LedgerSink, logger: Logger): LedgerWiring {
+  const stream = `${prefix}usage`;
+  const consumer = new LedgerStreamConsumer(redis.duplicate({ commandTimeout: undefined }), sink, logger, {
+    stream,
+    group: 'ledger',
+    consumer: `${hostname()}:${process.pid}`,
+    batch: 500,
+    blockMs: 1_000,
+    claimIdleMs: 30_000,
+  });
+  return {
+    store: new RedisSpendStore(redis, { prefix, usageStream: stream }),
+    pipeline: consumer,
+    direct: new LedgerBatchWriter(sink, logger),
+  };
+}
+
+function memoryLedger(sink: LedgerSink, logger: Logger, now: () => number): LedgerWiring {
+  const writer = new LedgerBatchWriter(sink, logger);
+  return { store: new MemorySpendStore(writer.enqueue, now), pipeline: writer, direct: undefined };
+}
+
+/**
+ * Commands fail fast while Redis is away (no offline queue, a bounded timeout), so admission can
+ * apply BUDGET_FAIL_MODE at once instead of hanging requests; the client keeps reconnecting.
+ */
+async function connectRedis(url: string, logger: Logger): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1_000,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.error({ err: err.message }, 'redis unreachable');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('redis reachable again');
+    down = false;
+  });
+  await redis.connect().catch((err: Error) => logger.error({ err: err.message }, 'redis unreachable at start; retrying'));
+  return redis;
+}
+
+/** CONFIG_FILE tenants are created when missing; the database is the truth once they exist. */
+async function seedTenants(database: Database, config: Config, now: () => number): Promise<void> {
+  const defaults = config.configFile.tenant_defaults;
+  for (const t of config.configFile.tenants) {
+    if (await getTenant(database.db, t.tenant_id)) continue;
+    const duration = t.budget_duration ?? defaults.budget_duration ?? '30d';
+    const period = firstPeriod(now(), parseDuration(duration), t.budget_reset_at ? Date.parse(t.budget_reset_at) : undefined);
+    await upsertTenant(database.db, {
+      tenantId: t.tenant_id,
+      name: t.name ?? null,
+      maxBudgetMicros: usdToMicros(t.max_budget),
+      alertThreshold: t.alert_threshold ?? defaults.alert_threshold ?? 80,
+      graceThreshold: t.grace_threshold ?? defaults.grace_threshold ?? 110,
+      budgetDuration: duration,
+      firstPeriod: { startedAt: new Date(period.startMs), resetAt: new Date(period.endMs) },
+    });
+  }
+}
