@@ -68,7 +68,8 @@ export async function startServices(
 
   const prices = new PriceBook(config.configFile.prices);
   const upstreamKey = config.litellmMasterKey ?? config.litellmApiKey;
-  void prices.refresh(config.litellmBaseUrl, upstreamKey, logger);
+  // Waited for once (it gives up within seconds), so the first requests are priced like the rest.
+  await prices.refresh(config.litellmBaseUrl, upstreamKey, logger);
   const priceTimer = setInterval(() => void prices.refresh(config.litellmBaseUrl, upstreamKey, logger), config.budget.priceRefreshMs);
   priceTimer.unref();
 
@@ -116,7 +117,10 @@ interface LedgerWiring {
 
 function redisLedger(redis: Redis, prefix: string, sink: LedgerSink, logger: Logger): LedgerWiring {
   const stream = `${prefix}usage`;
-  const consumer = new LedgerStreamConsumer(redis.duplicate({ commandTimeout: undefined }), sink, logger, {
+  // Its own connection: XREADGROUP BLOCK holds one while it waits, longer than commandTimeout.
+  const reader = redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
+  reader.on('error', () => {}); // the main connection already reports Redis being away
+  const consumer = new LedgerStreamConsumer(reader, sink, logger, {
     stream,
     group: 'ledger',
     consumer: `${hostname()}:${process.pid}`,

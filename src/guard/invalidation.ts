@@ -40,7 +40,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   ) {}
 
   static async connect(publisher: Redis, channel: string, directory: TenantDirectory, logger: Logger): Promise<RedisInvalidationBus> {
-    const subscriber = publisher.duplicate();
+    const subscriber = publisher.duplicate({ lazyConnect: false, enableOfflineQueue: true });
+    subscriber.on('error', () => {}); // the main connection already reports Redis being away
     subscriber.on('message', (from: string, message: string) => {
       if (from !== channel) return;
       try {

@@ -51,9 +51,10 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   }
 
   async #run(): Promise<void> {
-    await this.#ensureGroup();
+    let grouped = false;
     while (this.#running) {
       try {
+        if (!grouped) grouped = (await this.#ensureGroup(), true);
         await this.#claimAbandoned();
         const entries = await this.#read(this.options.blockMs);
         if (entries.length > 0) await this.#write(entries);
