@@ -63,7 +63,7 @@ export async function startServices(
   ledger.pipeline.start();
   ledger.direct?.start();
   const invalidation = redis
-    ? await RedisInvalidationBus.connect(redis, `${config.redisPrefix}invalidate`, directory, logger)
+    ? RedisInvalidationBus.connect(redis, `${config.redisPrefix}invalidate`, directory, logger)
     : new LocalInvalidationBus(directory);
 
   const prices = new PriceBook(config.configFile.prices);

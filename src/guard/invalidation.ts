@@ -39,7 +39,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     private readonly channel: string,
   ) {}
 
-  static async connect(publisher: Redis, channel: string, directory: TenantDirectory, logger: Logger): Promise<RedisInvalidationBus> {
+  static connect(publisher: Redis, channel: string, directory: TenantDirectory, logger: Logger): RedisInvalidationBus {
     const subscriber = publisher.duplicate({ lazyConnect: false, enableOfflineQueue: true });
     subscriber.on('error', () => {}); // the main connection already reports Redis being away
     subscriber.on('message', (from: string, message: string) => {
@@ -55,7 +55,9 @@ export class RedisInvalidationBus implements InvalidationBus {
       if (subscribedOnce) directory.forgetAll();
       subscribedOnce = true;
     });
-    await subscriber.subscribe(channel);
+    // Not awaited: with Redis away at start the gateway still starts; ioredis subscribes once
+    // it connects, and resubscribes after every reconnect.
+    subscriber.subscribe(channel).catch((err: Error) => logger.warn({ err: err.message }, 'cache invalidation: subscribe failed'));
     return new RedisInvalidationBus(publisher, subscriber, channel);
   }
 
@@ -64,6 +66,6 @@ export class RedisInvalidationBus implements InvalidationBus {
   }
 
   async close(): Promise<void> {
-    await this.subscriber.quit();
+    this.subscriber.disconnect();
   }
 }

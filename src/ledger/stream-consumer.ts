@@ -25,6 +25,7 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   #running = false;
   #loop: Promise<void> | undefined;
   #failures = 0;
+  #lastPending = 0;
 
   constructor(
     /** A dedicated connection: XREADGROUP BLOCK holds it while waiting. */
@@ -41,13 +42,19 @@ export class LedgerStreamConsumer implements LedgerPipeline {
 
   async stop(): Promise<void> {
     this.#running = false;
-    await this.#loop;
+    // The loop ends after its current blocking read, unless Redis is away and it never returns.
+    await Promise.race([this.#loop, delay(this.options.blockMs + 500)]);
     // One last pass without blocking, for what settled during shutdown.
-    await this.#drain().catch(() => undefined);
+    if (this.redis.status === 'ready') await this.#drain().catch(() => undefined);
+    this.redis.disconnect();
   }
 
+  /** Entries not yet written; quick even while Redis is away (the last count then: a scrape must not hang). */
   async pending(): Promise<number> {
-    return this.redis.xlen(this.options.stream);
+    if (this.redis.status !== 'ready') return this.#lastPending;
+    const counted = await Promise.race([this.redis.xlen(this.options.stream), delay(500).then(() => undefined)]);
+    if (counted !== undefined) this.#lastPending = counted;
+    return this.#lastPending;
   }
 
   async #run(): Promise<void> {
@@ -116,9 +123,11 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     if (this.#failures === 1 || this.#failures % 50 === 0) {
       this.logger.error({ err: (err as Error).message }, 'ledger: writing usage events failed; they stay in Redis and are retried');
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** this.#failures)));
+    await delay(Math.min(5_000, 100 * 2 ** this.#failures));
   }
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function entriesOf(reply: unknown): Entry[] {
   if (!Array.isArray(reply) || reply.length === 0) return [];

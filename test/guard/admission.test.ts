@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey, revokeKey } from '../../src/db/keys.js';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { sample, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { auditEvents, outboxEvents, recordSpend, waitForLedgerRows } from '../support/ledger.js';
 import { forEachStore } from '../support/stores.js';
 
@@ -115,6 +115,24 @@ forEachStore('budget admission through the OpenAI SDK', (store) => {
     it('a zero budget blocks everything', async () => {
       const tenant = await gateway.createTenant({ maxBudgetMicros: 0 });
       await expect(client(tenant.key).chat.completions.create(chat)).rejects.toMatchObject({ status: 402, code: 'budget_exceeded' });
+    });
+  });
+
+  describe('metrics', () => {
+    it('count decisions and spend, and show budget and utilization per tenant', async () => {
+      const tenant = await gateway.createTenant({ maxBudgetMicros: 110 });
+      const before = await gateway.metrics();
+      for (let i = 0; i < 3; i++) {
+        await client(tenant.key).chat.completions.create(chat);
+        await waitForLedgerRows(gateway.db, tenant.tenantId, i + 1);
+      }
+      const after = await gateway.metrics();
+      const delta = (series: string) => sample(after, series) - sample(before, series);
+      expect(delta('budget_gateway_budget_decisions_total{decision="ok"}')).toBe(3);
+      expect(sample(after, `budget_gateway_tenant_spend_usd_total{tenant="${tenant.tenantId}"}`)).toBeCloseTo(0.000033, 9);
+      expect(sample(after, `budget_gateway_tenant_budget_usd{tenant="${tenant.tenantId}"}`)).toBeCloseTo(0.00011, 9);
+      await expect.poll(async () => sample(await gateway.metrics(), `budget_gateway_tenant_utilization_ratio{tenant="${tenant.tenantId}"}`)).toBeCloseTo(0.3, 9);
+      expect(after).toMatch(/^budget_gateway_ledger_pending \d+$/m);
     });
   });
 
