@@ -13,7 +13,7 @@ export function apiKeyOf(rawHeaders: readonly string[]): string | undefined {
 }
 
 /** The tenant behind the request's key, or 401 (missing, unknown or revoked key). */
-export async function identify(rawHeaders: readonly string[], directory: TenantDirectory): Promise<Caller> {
+export async function identify(rawHeaders: readonly string[], directory: Pick<TenantDirectory, 'resolve'>): Promise<Caller> {
   const key = apiKeyOf(rawHeaders);
   if (key === undefined) {
     throw new GatewayError('invalid_api_key', 'Missing API key: send it as "Authorization: Bearer <key>".');

@@ -18,7 +18,7 @@ export function healthRoutes(metrics: Metrics, readiness: readonly ReadinessChec
     const results = await Promise.all(
       readiness.map(async ({ name, check }) => {
         try {
-          await check();
+          await withTimeout(Promise.resolve(check()), CHECK_TIMEOUT_MS);
           return { name, ok: true as const };
         } catch (err) {
           return { name, ok: false as const, reason: (err as Error).message };
@@ -36,4 +36,15 @@ export function healthRoutes(metrics: Metrics, readiness: readonly ReadinessChec
   });
 
   return routes;
+}
+
+/** A probe must answer quickly even when a dependency hangs (a database behind a dead network). */
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -45,13 +45,16 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     // The loop ends after its current blocking read, unless Redis is away and it never returns.
     await Promise.race([this.#loop, delay(this.options.blockMs + 500)]);
     // One last pass without blocking, for what settled during shutdown.
-    if (this.redis.status === 'ready') await this.#drain().catch(() => undefined);
+    if (this.redis.status === 'ready') {
+      await this.#drain().catch(() => undefined);
+      this.#lastPending = await this.redis.xlen(this.options.stream).catch(() => this.#lastPending);
+    }
     this.redis.disconnect();
   }
 
   /** Entries not yet written; quick even while Redis is away (the last count then: a scrape must not hang). */
   async pending(): Promise<number> {
-    if (this.redis.status !== 'ready') return this.#lastPending;
+    if (!this.#running || this.redis.status !== 'ready') return this.#lastPending;
     const counted = await Promise.race([this.redis.xlen(this.options.stream), delay(500).then(() => undefined)]);
     if (counted !== undefined) this.#lastPending = counted;
     return this.#lastPending;
