@@ -41,6 +41,8 @@ const configFileSchema = z.strictObject({
         grace_threshold: tenantFields.grace_threshold.optional(),
         budget_duration: tenantFields.budget_duration.optional(),
         budget_reset_at: z.iso.datetime({ offset: true }).optional(),
+        /** LiteLLM virtual keys to register for the tenant (forwarded unchanged upstream). */
+        keys: z.array(z.string().min(8)).optional(),
       }),
     )
     .default([]),

@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
 import { insertLedgerRows } from './db/ledger.js';
 import { migrateUp } from './db/migrate.js';
+import { createKey, findActiveKey, hashKey } from './db/keys.js';
 import { getTenant, upsertTenant } from './db/tenants.js';
 import { BudgetGuard } from './guard/budget-guard.js';
 import { CrossingRecorder } from './guard/crossings.js';
@@ -166,21 +167,32 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   return redis;
 }
 
-/** CONFIG_FILE tenants are created when missing; the database is the truth once they exist. */
+/**
+ * CONFIG_FILE tenants are created when missing (the database is the truth once they exist), and
+ * the keys listed for them registered unless they are registered already.
+ */
 async function seedTenants(database: Database, config: Config, now: () => number): Promise<void> {
   const defaults = config.configFile.tenant_defaults;
   for (const t of config.configFile.tenants) {
-    if (await getTenant(database.db, t.tenant_id)) continue;
-    const duration = t.budget_duration ?? defaults.budget_duration ?? '30d';
-    const period = firstPeriod(now(), parseDuration(duration), t.budget_reset_at ? Date.parse(t.budget_reset_at) : undefined);
-    await upsertTenant(database.db, {
-      tenantId: t.tenant_id,
-      name: t.name ?? null,
-      maxBudgetMicros: usdToMicros(t.max_budget),
-      alertThreshold: t.alert_threshold ?? defaults.alert_threshold ?? 80,
-      graceThreshold: t.grace_threshold ?? defaults.grace_threshold ?? 110,
-      budgetDuration: duration,
-      firstPeriod: { startedAt: new Date(period.startMs), resetAt: new Date(period.endMs) },
-    });
+    if (!(await getTenant(database.db, t.tenant_id))) {
+      const duration = t.budget_duration ?? defaults.budget_duration ?? '30d';
+      const period = firstPeriod(now(), parseDuration(duration), t.budget_reset_at ? Date.parse(t.budget_reset_at) : undefined);
+      await upsertTenant(database.db, {
+        tenantId: t.tenant_id,
+        name: t.name ?? null,
+        maxBudgetMicros: usdToMicros(t.max_budget),
+        alertThreshold: t.alert_threshold ?? defaults.alert_threshold ?? 80,
+        graceThreshold: t.grace_threshold ?? defaults.grace_threshold ?? 110,
+        budgetDuration: duration,
+        firstPeriod: { startedAt: new Date(period.startMs), resetAt: new Date(period.endMs) },
+      });
+    }
+    for (const key of t.keys ?? []) {
+      const owner = await findActiveKey(database.db, hashKey(key));
+      if (owner && owner.tenantId !== t.tenant_id) {
+        throw new Error(`CONFIG_FILE: a key listed for tenant ${t.tenant_id} already belongs to tenant ${owner.tenantId}`);
+      }
+      if (!owner) await createKey(database.db, t.tenant_id, { key });
+    }
   }
 }
