@@ -1,4 +1,4 @@
-import type { BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import type { ReserveOutcome, SpendStore } from '../budget/spend-store.js';
 import { estimateCost, type ModelPrice } from '../budget/cost.js';
 import { effectiveBudget } from '../budget/override.js';
 import { currentPeriod, type Period } from '../budget/period.js';
@@ -71,11 +71,12 @@ export class BudgetGuard {
     });
     const bucket = { key: bucketKey, blockLine: lines.blockLineMicros, amount: estimateMicros, periodEndMs: period.endMs };
 
+    const draft = { requestId, caller, period, lines, bucketKey, estimateMicros };
     let outcome: ReserveOutcome;
     try {
       outcome = await this.#reserve(requestId, bucket, caller.tenant.tenantId, period, nowMs);
     } catch (err) {
-      return this.#storeDown(err, caller, requestId, period, lines, bucketKey, estimateMicros);
+      return this.#storeDown(err, draft);
     }
     const state = outcome.states[0]!;
     const status = outcome.kind === 'refused' ? 'blocked' : statusOf(state.spend, lines);
@@ -83,14 +84,16 @@ export class BudgetGuard {
     this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
     const headers = budgetHeaders(lines, state.spend, status, period);
     if (outcome.kind === 'refused') {
-      this.#noteCrossing(caller, period, lines, Math.max(state.spend, lines.blockLineMicros), 'blocked');
+      // Refused while requests in flight hold the rest: the tenant is blocked by status only
+      // once its settled spend reaches the line, and the settle that gets it there records that.
+      this.#noteCrossing(caller, period, lines, state.spend, statusOf(state.spend, lines));
       throw new GatewayError('budget_exceeded', refusalMessage('tenant', caller.tenant.tenantId, lines, state, period), {
         ...headers,
         'x-should-retry': 'false',
         'x-budget-scope': 'tenant',
       });
     }
-    return { requestId, caller, period, lines, bucketKey, estimateMicros, status, reserved: true, headers };
+    return { ...draft, status, reserved: true, headers };
   }
 
   /** The budget as it stands, for answers that spend nothing (listing models). */
@@ -148,25 +151,17 @@ export class BudgetGuard {
     return seeding;
   }
 
-  #storeDown(
-    err: unknown,
-    caller: Caller,
-    requestId: string,
-    period: Period,
-    lines: BudgetLines,
-    bucketKey: string,
-    estimateMicros: number,
-  ): Admission {
-    const tenantId = caller.tenant.tenantId;
+  #storeDown(err: unknown, draft: Omit<Admission, 'status' | 'reserved' | 'headers'>): Admission {
+    const tenantId = draft.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
       this.logger.error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
       throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
     }
     this.logger.warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
     this.metrics.decisions.labels('ok').inc();
-    const unknown: BucketState = { spend: 0, reserved: 0 };
-    const headers = budgetHeaders(lines, unknown.spend, 'ok', period);
-    return { requestId, caller, period, lines, bucketKey, estimateMicros, status: 'ok', reserved: false, headers };
+    // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
+    const headers = budgetHeaders(draft.lines, 0, 'ok', draft.period);
+    return { ...draft, status: 'ok', reserved: false, headers };
   }
 
   #noteCrossing(caller: Caller, period: Period, lines: BudgetLines, spendMicros: number, status: BudgetStatus): void {
