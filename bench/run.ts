@@ -1,24 +1,29 @@
-// Benchmark seed: the simulated LiteLLM alone ("direct") vs. the same simulator behind the
-// gateway ("gateway"), non-streamed chat completions at fixed concurrencies.
-// Usage: npm run bench -- [--duration 8] [--warmup 2] [--concurrency 1,64] [--repeat 1]
+// Benchmark: non-streamed chat completions at fixed concurrencies against four targets in front of
+// one simulated LiteLLM: the simulator alone ("direct"), the proxy with budgets stubbed out
+// ("plain"), and the real gateway on embedded PGlite ("embedded") and on PostgreSQL + Redis
+// ("redis"); plus each gateway's CPU time per request.
+// Usage: npm run bench -- [--duration 6] [--warmup 2] [--concurrency 1,16,64] [--repeat 1]
 // See bench/README.md.
 
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ChildStartError, type RunningChild, freePort, startChild } from './lib/children.js';
+import { ChildStartError } from './lib/children.js';
+import { CLK_TCK, CpuWindow } from './lib/cpu.js';
+import { BENCH_BUDGET_USD } from './lib/fixtures.js';
 import { runLoad } from './lib/load.js';
-import { type Row, type Target, addRatios, markdown, progressLine, writeResults } from './lib/report.js';
+import { type Row, TARGETS, type Target, addRatios, markdown, progressLine, summarize, writeResults } from './lib/report.js';
+import { shutdown, startTargets } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const HOST = '127.0.0.1';
-const STARTUP_TIMEOUT_MS = 30_000;
+// Three gateways start side by side on a small machine, one of them opening PGlite: be generous.
+const STARTUP_TIMEOUT_MS = 60_000;
 const MAX_ERROR_RATE = 0.01;
 const REQUEST = {
   path: '/v1/chat/completions',
-  body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }),
-  headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
+  body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16 }),
 };
 
 class UsageError extends Error {}
@@ -42,8 +47,9 @@ function readOptions(): Options {
     strict: true,
   });
   if (values.help === true) {
-    console.log('usage: npm run bench -- [--duration <s>] [--warmup <s>] [--concurrency 1,64] [--repeat <n>]');
+    console.log('usage: npm run bench -- [--duration <s>] [--warmup <s>] [--concurrency 1,16,64] [--repeat <n>]');
     console.log('env fallbacks: BENCH_DURATION, BENCH_WARMUP, BENCH_CONCURRENCY, BENCH_REPEAT');
+    console.log('redis target: BENCH_DATABASE_URL, BENCH_REDIS_URL (skipped when unreachable)');
     process.exit(0);
   }
   const pick = (flag: string | undefined, env: string, fallback: string): [string, string] => {
@@ -57,54 +63,21 @@ function readOptions(): Options {
     if (raw.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`${from}=${JSON.stringify(raw)}: expected ${expected}`);
     return n;
   };
-  const [cRaw, cFrom] = pick(values.concurrency, 'BENCH_CONCURRENCY', '1,64');
+  const [cRaw, cFrom] = pick(values.concurrency, 'BENCH_CONCURRENCY', '1,16,64');
   const concurrency = cRaw.split(',').map((part) => num([part, cFrom], (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'integers 1-4096, comma-separated'));
   return {
-    durationS: num(pick(values.duration, 'BENCH_DURATION', '8'), (n) => n > 0, 'seconds > 0'),
+    durationS: num(pick(values.duration, 'BENCH_DURATION', '6'), (n) => n > 0, 'seconds > 0'),
     warmupS: num(pick(values.warmup, 'BENCH_WARMUP', '2'), (n) => n >= 0, 'seconds >= 0'),
     concurrency: [...new Set(concurrency)],
     repeat: num(pick(values.repeat, 'BENCH_REPEAT', '1'), (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
   };
 }
 
-const children: RunningChild[] = [];
-let cleaning: Promise<void> | undefined;
-function stopChildren(): Promise<void> {
-  cleaning ??= Promise.all(children.map((c) => c.stop())).then(() => undefined);
-  return cleaning;
-}
-
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    console.error(`\n[bench] ${signal}: stopping the simulator and the gateway`);
-    void stopChildren().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    console.error(`\n[bench] ${signal}: stopping the targets and removing the bench databases`);
+    void shutdown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
-}
-
-async function startTargets(): Promise<Record<Target, RunningChild>> {
-  const [simPort, gatewayPort] = [await freePort(HOST), await freePort(HOST)];
-  // The simulator's own SIM_* variables (latency, chunks, ...) pass through from our environment.
-  const sim = await startChild({
-    name: 'simulator',
-    args: ['--import', 'tsx', 'src/sim/main.ts'],
-    cwd: ROOT,
-    env: { ...process.env, SIM_PORT: String(simPort), SIM_HOST: HOST } as Record<string, string>,
-    readyLine: (line) => /^simulated LiteLLM listening on (\S+)/.exec(line)?.[1],
-    timeoutMs: STARTUP_TIMEOUT_MS,
-  });
-  children.push(sim);
-  const gateway = await startChild({
-    name: 'gateway',
-    args: ['--import', 'tsx', 'src/server.ts'],
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(gatewayPort), HOST, LITELLM_BASE_URL: sim.url, LOG_LEVEL: 'warn' } as Record<string, string>,
-    readyLine: gatewayReadyLine,
-    // At LOG_LEVEL=warn the info-level ready line is not printed, so also accept a healthy /healthz.
-    probeUrl: `http://${HOST}:${gatewayPort}/healthz`,
-    timeoutMs: STARTUP_TIMEOUT_MS,
-  });
-  children.push(gateway);
-  return { direct: sim, gateway };
 }
 
 /** SIM_* settings inherited from our environment (other than the port and host we set). */
@@ -114,51 +87,59 @@ function simEnv(): Record<string, string> {
   );
 }
 
-function gatewayReadyLine(line: string): string | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
-    return entry.msg === 'budget-gateway listening' && typeof entry.url === 'string' ? entry.url : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<number> {
   const options = readOptions();
-  const runs = options.repeat * options.concurrency.length * 2;
-  const estimateS = runs * (options.durationS + options.warmupS);
+  const perTarget = options.repeat * options.concurrency.length;
+  const estimateS = TARGETS.length * perTarget * (options.durationS + options.warmupS);
   console.log(
-    `[bench] ${runs} runs of ${options.warmupS}s warm-up + ${options.durationS}s, concurrency ${options.concurrency.join(',')}, ` +
-      `${options.repeat} repetition(s); about ${Math.ceil(estimateS)} s`,
+    `[bench] ${TARGETS.length} targets x ${perTarget} runs of ${options.warmupS}s warm-up + ${options.durationS}s, ` +
+      `concurrency ${options.concurrency.join(',')}, ${options.repeat} repetition(s); about ${Math.ceil(estimateS)} s plus start-up`,
   );
-  const targets = await startTargets();
-  console.log(`[bench] simulator ${targets.direct.url} (pid ${targets.direct.process.pid}), gateway ${targets.gateway.url} (pid ${targets.gateway.process.pid})`);
+  const started = await startTargets({ root: ROOT, host: HOST, timeoutMs: STARTUP_TIMEOUT_MS }, (line) => console.log(line));
+  const { children } = started;
+  const sim = children.get('direct')!;
+  console.log(`[bench] ${[...children].map(([name, c]) => `${name} ${c.url} (pid ${c.process.pid})`).join(', ')}`);
+  for (const [name, where] of Object.entries(started.fixtures)) console.log(`[bench] ${name}: ${where}`);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${started.apiKey}` };
 
   const rows: Row[] = [];
+  const available = TARGETS.filter((t) => children.has(t));
   for (let rep = 1; rep <= options.repeat; rep++) {
-    // Alternate which target goes first so neither always runs on a warmer (or more tired) machine.
-    const order: Target[] = rep % 2 === 1 ? ['direct', 'gateway'] : ['gateway', 'direct'];
+    // Reverse the order on even repetitions so no target always runs on a warmer (or more tired) machine.
+    const order: Target[] = rep % 2 === 1 ? available : [...available].reverse();
     for (const concurrency of options.concurrency) {
       for (const target of order) {
+        const child = children.get(target)!;
+        const cpu = new CpuWindow({ gateway: target === 'direct' ? undefined : child.process.pid, sim: sim.process.pid });
         const result = await runLoad({
-          origin: targets[target].url,
-          ...REQUEST,
+          origin: child.url,
+          path: REQUEST.path,
+          body: REQUEST.body,
+          headers,
           concurrency,
           warmupMs: options.warmupS * 1000,
           durationMs: options.durationS * 1000,
+          onWindowStart: () => cpu.start(),
+          onWindowEnd: () => cpu.end(),
         });
-        for (const child of Object.values(targets)) {
-          if (child.exited()) throw new Error(`${child.name} exited during the benchmark\n${child.output()}`);
+        for (const c of children.values()) {
+          if (c.exited()) throw new Error(`${c.name} exited during the benchmark\n${c.output()}`);
         }
-        const row: Row = { target, concurrency, rep, ...result };
+        const row: Row = {
+          target,
+          concurrency,
+          rep,
+          ...result,
+          gatewayCpuUsPerRequest: target === 'direct' ? null : cpu.perRequest('gateway', result.requests),
+          simCpuUsPerRequest: cpu.perRequest('sim', result.requests),
+        };
         rows.push(row);
         addRatios(rows);
-        console.log(progressLine(row, options.repeat, rows));
+        console.log(progressLine(row, options.repeat));
       }
     }
   }
-  await stopChildren();
+  await shutdown();
 
   const md = markdown(rows, options.repeat);
   const now = new Date();
@@ -166,15 +147,32 @@ async function main(): Promise<number> {
   const cpu = cpus();
   const failed = rows.filter((r) => r.errorRate > MAX_ERROR_RATE);
   const environment = { node: process.version, platform: `${process.platform}-${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cores: cpu.length };
+  const skipped = Object.entries(started.skipped).map(([t, why]) => `${t} skipped: ${why}`);
   const header =
     `# budget-gateway bench ${date}\n\n` +
     `node ${environment.node}, ${environment.cpuModel}, ${environment.cores} cores; ` +
     `duration ${options.durationS}s, warm-up ${options.warmupS}s, concurrency ${options.concurrency.join(',')}, repeat ${options.repeat}. ` +
-    `Load generator, gateway and simulator share the machine's cores over loopback.\n\n`;
+    `Targets: ${available.join(', ')}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}. ` +
+    `The load generator, the simulator and every target's process share the machine's cores over loopback; ` +
+    `gateway CPU is the gateway process's own (utime+stime from /proc), not Redis's or PostgreSQL's.\n\n`;
   const files = await writeResults(
     RESULTS_DIR,
     date,
-    { date: now.toISOString(), ...environment, options, simEnv: simEnv(), request: { path: REQUEST.path, body: JSON.parse(REQUEST.body) as unknown }, ok: failed.length === 0, rows },
+    {
+      date: now.toISOString(),
+      ...environment,
+      clockTicksPerSecond: CLK_TCK,
+      options,
+      simEnv: simEnv(),
+      targets: available,
+      skipped: started.skipped,
+      fixtures: started.fixtures,
+      tenantBudgetUsd: BENCH_BUDGET_USD,
+      request: { path: REQUEST.path, body: JSON.parse(REQUEST.body) as unknown, authorization: 'Bearer sk-bench-<random, registered to the bench tenant>' },
+      ok: failed.length === 0,
+      rows,
+      ...(options.repeat > 1 ? { medians: summarize(rows) } : {}),
+    },
     header + md,
   );
 
@@ -196,7 +194,7 @@ try {
   else console.error('[bench] failed:', err);
   process.exitCode = 2;
 } finally {
-  await stopChildren();
+  await shutdown();
   // Do not wait for stray handles (sockets, timers) to wind down on their own.
   process.exit();
 }

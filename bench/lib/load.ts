@@ -13,6 +13,9 @@ export interface LoadOptions {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /** Called when the measured window opens and when it closes (e.g. to sample CPU time). */
+  onWindowStart?: () => void;
+  onWindowEnd?: () => void;
 }
 
 export interface LoadResult {
@@ -82,9 +85,24 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     }
   };
 
+  // Each hook runs exactly once: on its timer, or at the latest when the workers are done (the
+  // last completion can beat a timer that the event loop has not run yet).
+  const once = (hook: (() => void) | undefined): (() => void) => {
+    let done = false;
+    return () => {
+      if (!done) hook?.();
+      done = true;
+    };
+  };
+  const windowStart = once(opts.onWindowStart);
+  const windowEnd = once(opts.onWindowEnd);
+  const timers = [setTimeout(windowStart, opts.warmupMs), setTimeout(windowEnd, opts.warmupMs + opts.durationMs)];
   try {
     await Promise.all(Array.from({ length: opts.concurrency }, worker));
   } finally {
+    for (const timer of timers) clearTimeout(timer);
+    windowStart();
+    windowEnd();
     await pool.close().catch(() => pool.destroy());
   }
 

@@ -1,0 +1,62 @@
+// CPU time of a child process, read from /proc/<pid>/stat (Linux): process.cpuUsage() only
+// measures the calling process, and the targets run in children.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second for /proc times (`getconf CLK_TCK`; 100 on practically every Linux). */
+export const CLK_TCK = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isInteger(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/**
+ * utime + stime of `pid` in clock ticks, or undefined where /proc is missing (not Linux) or the
+ * process is gone. Synchronous on purpose: a read of /proc takes microseconds and the sample
+ * lands exactly at the window boundary instead of after a trip through the thread pool.
+ */
+export function cpuTicks(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Field 2 (comm) is in parentheses and may hold spaces; count fields after its closing one.
+  // Fields from 3 on: state(3) ... utime(14) stime(15), so utime is index 11 after the ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
+}
+
+/** Samples some processes' CPU time at two moments; `perRequest` turns the difference into µs/request. */
+export class CpuWindow {
+  #start = new Map<string, number | undefined>();
+  #end = new Map<string, number | undefined>();
+
+  constructor(private readonly pids: Readonly<Record<string, number | undefined>>) {}
+
+  start(): void {
+    for (const [name, pid] of Object.entries(this.pids)) this.#start.set(name, cpuTicks(pid));
+  }
+
+  end(): void {
+    for (const [name, pid] of Object.entries(this.pids)) this.#end.set(name, cpuTicks(pid));
+  }
+
+  /** CPU µs that process `name` spent in the window per request; null when not measurable. */
+  perRequest(name: string, requests: number): number | null {
+    const a = this.#start.get(name);
+    const b = this.#end.get(name);
+    if (a === undefined || b === undefined || requests <= 0) return null;
+    return ((b - a) * 1e6) / CLK_TCK / requests;
+  }
+}

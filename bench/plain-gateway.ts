@@ -1,0 +1,117 @@
+// Bench-only "plain proxy": the gateway's own HTTP app and proxy path (src/app.ts, src/proxy/) with
+// the budget parts replaced by stubs, so the bench can tell what budget enforcement costs on top of
+// proxying. It lives in bench/ only: the product has no switch that turns budgets off.
+//
+// Stubs: every key resolves to one fixed tenant with a registered-origin key (the client's
+// Authorization goes upstream unchanged, as for a registered LiteLLM key); admission reserves
+// nothing (`reserved: false`, no budget headers); settlement does nothing. Everything else is as
+// in src/gateway.ts: the upstream pool, breaker, metrics, logger, in-flight tracking.
+// Env: PORT, HOST, LITELLM_BASE_URL, LOG_LEVEL and the UPSTREAM_*/BREAKER_* knobs via loadConfig.
+// Usage: node --import tsx bench/plain-gateway.ts
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from '../src/app.js';
+import { parseDuration } from '../src/budget/duration.js';
+import { firstPeriod } from '../src/budget/period.js';
+import { budgetLines } from '../src/budget/thresholds.js';
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import type { Admission, BudgetGuard } from '../src/guard/budget-guard.js';
+import type { Settlement } from '../src/guard/settlement.js';
+import type { Caller, TenantDirectory } from '../src/guard/tenant-directory.js';
+import { InFlight } from '../src/http/in-flight.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics.js';
+import { createBreaker } from '../src/proxy/breaker.js';
+import { createUpstream } from '../src/proxy/upstream.js';
+
+const BUDGET_MICROS = 1_000_000_000_000; // $1,000,000: the same tenant the enforcing targets get
+const DURATION = parseDuration('30d');
+const PERIOD = firstPeriod(Date.now(), DURATION);
+const LINES = budgetLines(BUDGET_MICROS, 80, 110);
+
+const fixedCaller: Caller = {
+  keyId: 'key_plain_bench',
+  origin: 'registered',
+  tenant: {
+    tenantId: 'bench',
+    maxBudgetMicros: BUDGET_MICROS,
+    alertThreshold: 80,
+    graceThreshold: 110,
+    duration: DURATION,
+    period: PERIOD,
+    upstreamKey: null,
+    override: undefined,
+  },
+};
+
+const directory: Pick<TenantDirectory, 'resolve'> = { resolve: async () => fixedCaller };
+
+const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
+  admit: async (caller, _request, requestId): Promise<Admission> => ({
+    requestId,
+    caller,
+    period: PERIOD,
+    lines: LINES,
+    bucketKey: 'plain',
+    estimateMicros: 0,
+    status: 'ok',
+    reserved: false,
+    headers: {},
+  }),
+  view: async () => ({}),
+};
+
+const settlement: Pick<Settlement, 'complete'> = { complete() {} };
+
+function main(): void {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`plain-gateway: invalid configuration: ${err.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel);
+  const metrics = createMetrics({ tenantLabelCap: config.budget.metricsTenantCap });
+  const inFlight = new InFlight();
+  const upstream = createUpstream(config.litellmBaseUrl, config.upstream);
+  const breaker = createBreaker(config.breaker, metrics, logger);
+  const app = createApp({
+    upstream,
+    breaker,
+    metrics,
+    logger,
+    inFlight,
+    readiness: [],
+    directory,
+    guard,
+    settlement,
+    maxBodyBytes: config.maxBodyBytes,
+    gatewayUpstreamKey: config.litellmApiKey,
+  });
+
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server;
+  server.once('error', (err) => {
+    process.stderr.write(`plain-gateway: failed to start: ${err.message}\n`);
+    process.exit(1);
+  });
+  server.once('listening', () => {
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ url, upstream: config.litellmBaseUrl, budgets: 'stubbed (bench plain proxy)' }, 'budget-gateway listening');
+  });
+
+  const stop = (): void => {
+    server.close();
+    server.closeAllConnections();
+    breaker.shutdown();
+    void upstream.pool.destroy().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main();
