@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { usageLedger, type LedgerRow } from './schema.js';
 
@@ -32,6 +32,37 @@ export async function insertLedgerRows(db: Db, rows: readonly LedgerRow[]): Prom
     inserted += batch.length;
   }
   return inserted;
+}
+
+/**
+ * The hot pipeline's insert: usage events as the gateway encoded them (JSON objects keyed by
+ * column name) go in as one JSON array parameter, expanded by PostgreSQL itself, so a batch of
+ * hundreds of rows is neither decoded nor turned into thousands of parameters in JavaScript.
+ */
+export async function insertLedgerEvents(db: Db, events: readonly string[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const [inserted] = await rowsOf<{ count: number | string }>(
+    db,
+    sql`with inserted as (
+      insert into ${usageLedger} (request_id, client_request_id, tenant_id, key_id, model, endpoint, status,
+        prompt_tokens, completion_tokens, cost_micros, cost_source, period_started_at, created_at)
+      select request_id, client_request_id, tenant_id, key_id, model, endpoint, status,
+        prompt_tokens, completion_tokens, cost_micros, cost_source, period_started_at, created_at
+      from jsonb_to_recordset(${`[${events.join(',')}]`}::jsonb) as e(request_id uuid, client_request_id text,
+        tenant_id text, key_id text, model text, endpoint text, status integer, prompt_tokens integer,
+        completion_tokens integer, cost_micros bigint, cost_source text, period_started_at timestamptz, created_at timestamptz)
+      on conflict (request_id) do nothing
+      returning 1
+    )
+    select count(*) as count from inserted`,
+  );
+  return Number(inserted?.count ?? 0);
+}
+
+/** Rows of a raw query: postgres-js answers an array, PGlite an object with `rows`. */
+async function rowsOf<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown;
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
 /** What the tenant's period starting at `periodStartedAt` has cost so far, by the ledger. */

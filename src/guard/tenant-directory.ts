@@ -28,6 +28,8 @@ export interface Caller {
 
 /** Unknown keys are remembered too (a flood of bad keys must not reach the database), up to a cap. */
 const MAX_UNKNOWN_KEYS = 10_000;
+/** Keys whose hash is remembered; past this (a flood of random keys) the memo starts over. */
+const MAX_HASHED_KEYS = 100_000;
 
 /**
  * Resolves API keys to tenants from an in-process cache, so the hot path touches no database
@@ -37,6 +39,8 @@ const MAX_UNKNOWN_KEYS = 10_000;
 export class TenantDirectory {
   readonly #keys = new Map<string, Promise<{ keyId: string; origin: KeyOrigin; tenantId: string } | undefined>>();
   readonly #tenants = new Map<string, Promise<TenantPolicy | undefined>>();
+  /** key -> its hash: hashing every request costs more than the rest of the lookup. */
+  readonly #hashes = new Map<string, string>();
   #unknownKeys = 0;
 
   constructor(
@@ -45,7 +49,7 @@ export class TenantDirectory {
   ) {}
 
   async resolve(apiKey: string): Promise<Caller | undefined> {
-    const hash = hashKey(apiKey);
+    const hash = this.#hashOf(apiKey);
     let key = this.#keys.get(hash);
     if (!key) {
       key = findActiveKey(this.db, hash);
@@ -86,6 +90,16 @@ export class TenantDirectory {
     this.#keys.clear();
     this.#tenants.clear();
     this.#unknownKeys = 0;
+  }
+
+  #hashOf(apiKey: string): string {
+    let hash = this.#hashes.get(apiKey);
+    if (hash === undefined) {
+      if (this.#hashes.size >= MAX_HASHED_KEYS) this.#hashes.clear();
+      hash = hashKey(apiKey);
+      this.#hashes.set(apiKey, hash);
+    }
+    return hash;
   }
 
   #remember(hash: string, key: Promise<{ keyId: string; origin: KeyOrigin; tenantId: string } | undefined>): void {

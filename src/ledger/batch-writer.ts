@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { decodeUsage, type LedgerPipeline, type LedgerSink } from './usage-event.js';
+import type { LedgerPipeline, LedgerSink } from './usage-event.js';
 
 export interface BatchWriterOptions {
   readonly intervalMs: number;
@@ -64,7 +64,7 @@ export class LedgerBatchWriter implements LedgerPipeline {
   async #flush(): Promise<boolean> {
     const batch = this.#queue.slice(0, this.options.maxBatch);
     try {
-      await this.sink(batch.map(decodeUsage));
+      await this.sink(batch);
       this.#queue.splice(0, batch.length);
       if (this.#failures > 0) this.logger.info({ after: this.#failures }, 'ledger writes recovered');
       this.#failures = 0;

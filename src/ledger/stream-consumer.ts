@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { decodeUsage, type LedgerPipeline, type LedgerSink } from './usage-event.js';
+import type { LedgerPipeline, LedgerSink } from './usage-event.js';
 
 export interface StreamConsumerOptions {
   readonly stream: string;
@@ -110,8 +110,7 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   }
 
   async #write(entries: Entry[]): Promise<void> {
-    const records = entries.flatMap(([, fields]) => (fields?.[1] === undefined ? [] : [decodeUsage(fields[1])]));
-    await this.sink(records);
+    await this.sink(entries.flatMap(([, fields]) => (fields?.[1] === undefined ? [] : [fields[1]])));
     const ids = entries.map(([id]) => id);
     await this.redis.multi().xack(this.options.stream, this.options.group, ...ids).xdel(this.options.stream, ...ids).exec();
   }

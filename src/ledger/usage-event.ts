@@ -1,6 +1,7 @@
 /**
  * One request's usage as it travels from settle to the ledger table: serialized into the store's
- * atomic settle step (a Redis Stream entry, or the in-process queue), decoded by the writer.
+ * atomic settle step (a Redis Stream entry, or the in-process queue) as JSON whose keys are the
+ * ledger's column names, so a batch goes to the database as one JSON array without being decoded.
  */
 export interface UsageRecord {
   readonly requestId: string;
@@ -20,17 +21,26 @@ export interface UsageRecord {
 
 export type CostSource = 'response_header' | 'stream_usage' | 'price_table' | 'estimate';
 
-export function encodeUsage(record: UsageRecord): string {
-  return JSON.stringify(record);
+export function encodeUsage(r: UsageRecord): string {
+  return JSON.stringify({
+    request_id: r.requestId,
+    client_request_id: r.clientRequestId,
+    tenant_id: r.tenantId,
+    key_id: r.keyId,
+    model: r.model,
+    endpoint: r.endpoint,
+    status: r.status,
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    cost_micros: r.costMicros,
+    cost_source: r.costSource,
+    period_started_at: r.periodStartedAt.toISOString(),
+    created_at: r.createdAt.toISOString(),
+  });
 }
 
-export function decodeUsage(text: string): UsageRecord {
-  const raw = JSON.parse(text) as Omit<UsageRecord, 'periodStartedAt' | 'createdAt'> & { periodStartedAt: string; createdAt: string };
-  return { ...raw, periodStartedAt: new Date(raw.periodStartedAt), createdAt: new Date(raw.createdAt) };
-}
-
-/** Writes a batch idempotently (unique request id); resolves with how many rows were new. */
-export type LedgerSink = (records: readonly UsageRecord[]) => Promise<number>;
+/** Writes encoded usage events idempotently (unique request id); resolves with how many were new. */
+export type LedgerSink = (events: readonly string[]) => Promise<number>;
 
 /** Where settled usage goes until it is in the database. */
 export interface LedgerPipeline {

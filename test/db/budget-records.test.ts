@@ -3,9 +3,10 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { recordCrossing, type Crossing } from '../../src/db/alerts.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
-import { insertLedgerRows, periodSpend, type LedgerRow } from '../../src/db/ledger.js';
+import { insertLedgerEvents, insertLedgerRows, periodSpend, type LedgerRow } from '../../src/db/ledger.js';
+import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { activeOverride } from '../../src/db/overrides.js';
-import { auditLog, budgetOverrides, notificationOutbox, type NewBudgetOverride } from '../../src/db/schema.js';
+import { auditLog, budgetOverrides, notificationOutbox, usageLedger, type NewBudgetOverride } from '../../src/db/schema.js';
 import { forEachDatabase } from '../support/databases.js';
 import { tenantId } from '../support/tenants.js';
 
@@ -69,6 +70,18 @@ forEachDatabase('budget records', (t) => {
       expect(await insertLedgerRows(t.db, [a, row(tenant)])).toBe(1);
       expect(await insertLedgerRows(t.db, [a, b])).toBe(0);
       expect(await insertLedgerRows(t.db, [])).toBe(0);
+      expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(3);
+    });
+
+    it('takes encoded usage events as they come off the pipeline: every field, idempotently', async () => {
+      const tenant = tenantId();
+      const a = row(tenant, { clientRequestId: 'client-9', keyId: 'key_1', costMicros: 9_007_199_254_740_991, costSource: 'stream_usage' });
+      const b = row(tenant, { model: null, promptTokens: 7, completionTokens: 3 });
+      expect(await insertLedgerEvents(t.db, [encodeUsage(a), encodeUsage(b)])).toBe(2);
+      expect(await insertLedgerEvents(t.db, [encodeUsage(a), encodeUsage(row(tenant))])).toBe(1);
+      expect(await insertLedgerEvents(t.db, [])).toBe(0);
+      const stored = await t.db.select().from(usageLedger).where(eq(usageLedger.requestId, a.requestId));
+      expect(stored).toEqual([a]);
       expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(3);
     });
 

@@ -8,6 +8,7 @@ import { redisUrl } from '../support/services.js';
 import { dropKeys } from '../support/stores.js';
 
 const url = redisUrl();
+const requestIdOf = (event: string) => (JSON.parse(event) as { request_id: string }).request_id;
 
 function usage(requestId: string): UsageRecord {
   return {
@@ -39,7 +40,7 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
     await dropKeys(url!, prefix);
   });
 
-  const consumer = (name: string, sink: (records: readonly UsageRecord[]) => Promise<number>) =>
+  const consumer = (name: string, sink: (events: readonly string[]) => Promise<number>) =>
     new LedgerStreamConsumer(new Redis(url!), sink, createLogger('silent'), {
       stream,
       group: 'ledger',
@@ -57,9 +58,9 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
     await redis.xreadgroup('GROUP', 'ledger', 'dead-replica', 'COUNT', 10, 'STREAMS', stream, '>');
 
     const written: string[] = [];
-    const survivor = consumer('survivor', async (records) => {
-      written.push(...records.map((r) => r.requestId));
-      return records.length;
+    const survivor = consumer('survivor', async (events) => {
+      written.push(...events.map(requestIdOf));
+      return events.length;
     });
     survivor.start();
     await vi.waitFor(() => expect(written.sort()).toEqual(['a', 'b']), { timeout: 5_000, interval: 20 });
@@ -71,10 +72,10 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
   it('keeps events in Redis while the database refuses them, and writes them once it takes them', async () => {
     let databaseUp = false;
     const written: string[] = [];
-    const flaky = consumer('flaky', async (records) => {
+    const flaky = consumer('flaky', async (events) => {
       if (!databaseUp) throw new Error('database unavailable');
-      written.push(...records.map((r) => r.requestId));
-      return records.length;
+      written.push(...events.map(requestIdOf));
+      return events.length;
     });
     flaky.start();
     await redis.xadd(stream, '*', 'e', encodeUsage(usage('c')));
