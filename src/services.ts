@@ -128,6 +128,7 @@ function redisLedger(redis: Redis, prefix: string, sink: LedgerSink, logger: Log
     batch: 500,
     blockMs: 1_000,
     claimIdleMs: 30_000,
+    lingerMs: 100,
   });
   return {
     store: new RedisSpendStore(redis, { prefix, usageStream: stream }),

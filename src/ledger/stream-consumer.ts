@@ -11,6 +11,8 @@ export interface StreamConsumerOptions {
   readonly blockMs: number;
   /** Entries another consumer has held this long are taken over (that replica died). */
   readonly claimIdleMs: number;
+  /** Pause after a short batch, so rows reach the database in batches, not one by one. */
+  readonly lingerMs: number;
 }
 
 type Entry = [id: string, fields: string[]];
@@ -26,6 +28,8 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   #loop: Promise<void> | undefined;
   #failures = 0;
   #lastPending = 0;
+  /** Entries this consumer read but did not acknowledge may exist (at start, after a failure). */
+  #ownPending = true;
 
   constructor(
     /** A dedicated connection: XREADGROUP BLOCK holds it while waiting. */
@@ -62,13 +66,20 @@ export class LedgerStreamConsumer implements LedgerPipeline {
 
   async #run(): Promise<void> {
     let grouped = false;
+    let lastClaimMs = 0;
     while (this.#running) {
       try {
         if (!grouped) grouped = (await this.#ensureGroup(), true);
-        await this.#claimAbandoned();
+        if (Date.now() - lastClaimMs >= this.options.claimIdleMs / 3) {
+          await this.#claimAbandoned();
+          lastClaimMs = Date.now();
+        }
         const entries = await this.#read(this.options.blockMs);
         if (entries.length > 0) await this.#write(entries);
         this.#recovered();
+        // A short batch means the stream is nearly empty: let usage gather instead of paying a
+        // database round trip (and five Redis commands) for every single event.
+        if (entries.length < this.options.batch && this.#running) await delay(this.options.lingerMs);
       } catch (err) {
         await this.#failed(err);
       }
@@ -87,12 +98,14 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     }
   }
 
-  /** New entries; first this consumer's own unacknowledged ones (a failed write), then fresh ones. */
+  /** New entries; first this consumer's own unacknowledged ones (after a start or a failed write), then fresh ones. */
   async #read(blockMs: number): Promise<Entry[]> {
     const { stream, group, consumer, batch } = this.options;
-    const own = await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, '0');
-    const ownEntries = entriesOf(own);
-    if (ownEntries.length > 0) return ownEntries;
+    if (this.#ownPending) {
+      const own = entriesOf(await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, '0'));
+      if (own.length > 0) return own;
+      this.#ownPending = false;
+    }
     const fresh =
       blockMs > 0
         ? await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>')
@@ -122,6 +135,7 @@ export class LedgerStreamConsumer implements LedgerPipeline {
 
   async #failed(err: unknown): Promise<void> {
     this.#failures++;
+    this.#ownPending = true;
     if (this.#failures === 1 || this.#failures % 50 === 0) {
       this.logger.error({ err: (err as Error).message }, 'ledger: writing usage events failed; they stay in Redis and are retried');
     }

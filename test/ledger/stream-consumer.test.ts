@@ -48,6 +48,7 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
       batch: 100,
       blockMs: 100,
       claimIdleMs: 200,
+      lingerMs: 20,
     });
 
   it('takes over the events a dead replica had read but never written, and deletes what it wrote', async () => {
