@@ -51,6 +51,8 @@ const directory: Pick<TenantDirectory, 'resolve'> = { resolve: async () => fixed
 const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
   admit: async (caller, _request, requestId): Promise<Admission> => ({
     requestId,
+    reservationId: requestId,
+    lease: undefined,
     caller,
     period: PERIOD,
     lines: LINES,

@@ -76,6 +76,8 @@ export async function startServices(
 
   const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, {
     failMode: config.budgetFailMode,
+    // Leases save a Redis round trip per request; an in-process store has none to save.
+    leases: redis ? { requestsPerLease: 8, lifetimeMs: 1_000 } : undefined,
     reservationTtlMs: config.budget.reservationTtlMs,
     defaultCompletionTokens: config.budget.defaultCompletionTokens,
     fallbackPrice: FALLBACK_PRICE,
@@ -100,6 +102,7 @@ export async function startServices(
       clearInterval(priceTimer);
       settlement.stop();
       await settlement.flush();
+      guard.retireLeases();
       await ledger.pipeline.stop();
       await ledger.direct?.stop();
       await invalidation.close();

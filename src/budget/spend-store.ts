@@ -15,6 +15,12 @@ export interface BucketReservation {
   readonly blockLine: number;
   /** What this request reserves in the bucket (its estimate). */
   readonly amount: number;
+  /**
+   * A headroom lease: reserve up to this much (>= amount) for requests to come, but only while it
+   * is at most a quarter of what is left below the line; otherwise just `amount`. Near the line a
+   * lease is one request, which is what keeps the hard cap exact.
+   */
+  readonly wanted?: number;
   /** The end of the bucket's period (epoch ms): its counters may be dropped a while after. */
   readonly periodEndMs: number;
 }
@@ -25,8 +31,8 @@ export interface BucketState {
 }
 
 export type ReserveOutcome =
-  /** Reserved in every bucket; states are as of admission, before this reservation. */
-  | { readonly kind: 'admitted'; readonly states: readonly BucketState[] }
+  /** Reserved in every bucket (`granted` each); states are as of admission, before this reservation. */
+  | { readonly kind: 'admitted'; readonly states: readonly BucketState[]; readonly granted: readonly number[] }
   /** Reserved nowhere: the bucket at `refused` (an index into the list) is at its line. */
   | { readonly kind: 'refused'; readonly refused: number; readonly states: readonly BucketState[] }
   /**
@@ -37,8 +43,10 @@ export type ReserveOutcome =
 
 export interface BucketCharge {
   readonly key: string;
-  /** The actual cost that replaces the reservation. */
+  /** The actual cost, added to spend. */
   readonly amount: number;
+  /** How much of the reservation this request held, returned now (a lease shrinks by it). */
+  readonly release: number;
 }
 
 export interface SpendStore {
@@ -50,8 +58,11 @@ export interface SpendStore {
    * Returns each bucket's spend after the charge (undefined where unknown).
    */
   settle(reservationId: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]>;
-  /** Drops the reservation in every bucket (failure, client abort); idempotent. */
-  release(reservationId: string, keys: readonly string[]): Promise<void>;
+  /**
+   * Returns `amount` of the reservation in every bucket (a failed request of a lease), or all of
+   * it when `amount` is undefined (a retired lease, a single request); idempotent when dropping.
+   */
+  release(reservationId: string, keys: readonly string[], amount?: number): Promise<void>;
   /** Makes a bucket known with the spend the ledger holds for its period, unless it is known already. */
   seed(key: string, spend: number, periodEndMs: number): Promise<void>;
   /** Current states, undefined for unknown buckets. */

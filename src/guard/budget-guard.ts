@@ -1,4 +1,4 @@
-import type { ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import type { BucketReservation, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
 import { estimateCost, type ModelPrice } from '../budget/cost.js';
 import { effectiveBudget } from '../budget/override.js';
 import { currentPeriod, type Period } from '../budget/period.js';
@@ -10,11 +10,14 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { budgetHeaders, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
+import { LeasePool, type Lease } from './leases.js';
 import type { PriceBook } from './price-book.js';
 import type { Caller } from './tenant-directory.js';
 
 export interface GuardOptions {
   readonly failMode: 'open' | 'closed';
+  /** Headroom leases (a shared store): requests per lease wanted, and how long a lease lives. */
+  readonly leases: { readonly requestsPerLease: number; readonly lifetimeMs: number } | undefined;
   /** How long a reservation outlives a replica that died holding it. */
   readonly reservationTtlMs: number;
   readonly defaultCompletionTokens: number;
@@ -31,6 +34,10 @@ export interface CostRequest {
 /** A request let through: what it reserved where, and what its answer tells the client. */
 export interface Admission {
   readonly requestId: string;
+  /** The store reservation this request holds part of: its own, or its lease's. */
+  readonly reservationId: string;
+  /** The lease it was admitted under, when leases are on. */
+  readonly lease: Lease | undefined;
   readonly caller: Caller;
   readonly period: Period;
   readonly lines: BudgetLines;
@@ -49,6 +56,7 @@ export interface Admission {
  */
 export class BudgetGuard {
   readonly #seeding = new Map<string, Promise<void>>();
+  readonly #leases: LeasePool | undefined;
 
   constructor(
     private readonly store: SpendStore,
@@ -59,7 +67,9 @@ export class BudgetGuard {
     private readonly logger: Logger,
     private readonly now: () => number,
     private readonly options: GuardOptions,
-  ) {}
+  ) {
+    this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs);
+  }
 
   /** Reserves the request's estimate, or throws 402 (budget) / 503 (store down, fail-closed). */
   async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
@@ -69,21 +79,24 @@ export class BudgetGuard {
       defaultCompletionTokens: this.options.defaultCompletionTokens,
       fallbackPrice: this.options.fallbackPrice,
     });
-    const bucket = { key: bucketKey, blockLine: lines.blockLineMicros, amount: estimateMicros, periodEndMs: period.endMs };
+    const base = { requestId, caller, period, lines, bucketKey, estimateMicros };
+    const leased = this.#leases?.take(bucketKey, lines.blockLineMicros, estimateMicros);
+    if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpend);
 
-    const draft = { requestId, caller, period, lines, bucketKey, estimateMicros };
+    const reservationId = this.#leases ? `lease:${requestId}` : requestId;
+    const wanted = estimateMicros * (this.options.leases?.requestsPerLease ?? 1);
+    const bucket = { key: bucketKey, blockLine: lines.blockLineMicros, amount: estimateMicros, wanted, periodEndMs: period.endMs };
     let outcome: ReserveOutcome;
     try {
-      outcome = await this.#reserve(requestId, bucket, caller.tenant.tenantId, period, nowMs);
+      outcome = await this.#reserve(reservationId, bucket, caller.tenant.tenantId, period, nowMs);
     } catch (err) {
-      return this.#storeDown(err, draft);
+      return this.#storeDown(err, { ...base, reservationId, lease: undefined });
     }
     const state = outcome.states[0]!;
-    const status = outcome.kind === 'refused' ? 'blocked' : statusOf(state.spend, lines);
-    this.metrics.decisions.labels(status).inc();
-    this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
-    const headers = budgetHeaders(lines, state.spend, status, period);
     if (outcome.kind === 'refused') {
+      this.metrics.decisions.labels('blocked').inc();
+      this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
+      const headers = budgetHeaders(lines, state.spend, 'blocked', period);
       // Refused while requests in flight hold the rest: the tenant is blocked by status only
       // once its settled spend reaches the line, and the settle that gets it there records that.
       this.#noteCrossing(caller, period, lines, state.spend, statusOf(state.spend, lines));
@@ -93,7 +106,26 @@ export class BudgetGuard {
         'x-budget-scope': 'tenant',
       });
     }
-    return { ...draft, status, reserved: true, headers };
+    const lease = this.#leases?.open(reservationId, bucketKey, lines.blockLineMicros, outcome.granted[0]!, estimateMicros, state.spend);
+    return this.#admitted({ ...base, reservationId, lease }, state.spend);
+  }
+
+  /** A request's reservation ended (settled or released): its lease may now give back the rest. */
+  finished(admission: Admission): void {
+    if (admission.lease) this.#leases!.done(admission.lease);
+  }
+
+  /** Gives back what leases still hold (shutdown). */
+  retireLeases(): void {
+    this.#leases?.retireAll();
+  }
+
+  #admitted(admission: Omit<Admission, 'status' | 'reserved' | 'headers'>, spendMicros: number): Admission {
+    const { lines, period, caller } = admission;
+    const status = statusOf(spendMicros, lines);
+    this.metrics.decisions.labels(status).inc();
+    this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
+    return { ...admission, status, reserved: true, headers: budgetHeaders(lines, spendMicros, status, period) };
   }
 
   /** The budget as it stands, for answers that spend nothing (listing models). */
@@ -106,6 +138,7 @@ export class BudgetGuard {
 
   /** Crossings reached by a settle (alert, blocked), recorded once per period. */
   noteSpend(admission: Admission, spendAfterMicros: number): void {
+    if (admission.lease) this.#leases!.noteSpend(admission.lease, spendAfterMicros);
     const status = statusOf(spendAfterMicros, admission.lines);
     const tenant = this.metrics.tenantLabel(admission.caller.tenant.tenantId);
     const effective = admission.lines.effectiveMicros;
@@ -125,16 +158,16 @@ export class BudgetGuard {
   }
 
   async #reserve(
-    requestId: string,
-    bucket: { key: string; blockLine: number; amount: number; periodEndMs: number },
+    reservationId: string,
+    bucket: BucketReservation,
     tenantId: string,
     period: Period,
     nowMs: number,
   ): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
-    const first = await this.store.reserve(requestId, [bucket], nowMs, this.options.reservationTtlMs);
+    const first = await this.store.reserve(reservationId, [bucket], nowMs, this.options.reservationTtlMs);
     if (first.kind !== 'unknown') return first;
     await this.#seed(bucket.key, tenantId, period);
-    const second = await this.store.reserve(requestId, [bucket], nowMs, this.options.reservationTtlMs);
+    const second = await this.store.reserve(reservationId, [bucket], nowMs, this.options.reservationTtlMs);
     if (second.kind === 'unknown') throw new Error(`bucket ${bucket.key} unknown after seeding`);
     return second;
   }

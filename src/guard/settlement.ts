@@ -43,7 +43,12 @@ export class Settlement {
   complete(admission: Admission, completion: Completion): void {
     const served = completion.statusCode !== undefined && completion.statusCode < 400;
     if (!served) {
-      if (admission.reserved) this.store.release(admission.requestId, [admission.bucketKey]).catch((err: unknown) => this.#warn('release', err));
+      if (admission.reserved) {
+        // Its own reservation goes whole; a lease only gets back this request's part.
+        const part = admission.lease ? admission.estimateMicros : undefined;
+        this.store.release(admission.reservationId, [admission.bucketKey], part).catch((err: unknown) => this.#warn('release', err));
+      }
+      this.guard.finished(admission);
       return;
     }
     const { micros, source } = actualCost(completion, this.prices.get(completion.model), admission.estimateMicros);
@@ -62,15 +67,17 @@ export class Settlement {
       periodStartedAt: new Date(admission.period.startMs),
       createdAt: new Date(this.now()),
     };
-    const charges = [{ key: admission.bucketKey, amount: micros }];
+    const charges = [{ key: admission.bucketKey, amount: micros, release: admission.estimateMicros }];
     const event = encodeUsage(record);
     this.metrics.tenantSpend.labels(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
-    this.store.settle(admission.requestId, charges, event).then(
+    this.store.settle(admission.reservationId, charges, event).then(
       ([after]) => {
         if (after !== undefined) this.guard.noteSpend(admission, after);
       },
-      (err: unknown) => this.#storeFailed(admission.requestId, charges, event, err),
+      (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
     );
+    // Issued before any release of the lease's rest, so the store sees this part returned first.
+    this.guard.finished(admission);
   }
 
   /** Retries what is still owed to the store once (shutdown calls it last). */

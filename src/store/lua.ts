@@ -19,19 +19,26 @@ local function purge(k, now)
   redis.call('HDEL', k .. ':a', unpack(expired))
 end
 
-local function drop(k, id)
-  local amount = redis.call('HGET', k .. ':a', id)
-  if amount then
-    redis.call('HINCRBY', k, 'reserved', -tonumber(amount))
+-- Returns up to \`by\` of a reservation (all of it when by is nil); one that reaches zero is gone.
+local function shrink(k, id, by)
+  local amount = tonumber(redis.call('HGET', k .. ':a', id) or '-1')
+  if amount < 0 then return end
+  local take = amount
+  if by and by < amount then take = by end
+  redis.call('HINCRBY', k, 'reserved', -take)
+  if amount - take <= 0 then
     redis.call('HDEL', k .. ':a', id)
     redis.call('ZREM', k .. ':r', id)
+  else
+    redis.call('HSET', k .. ':a', id, amount - take)
   end
 end
 `;
 
 /**
- * KEYS: bucket keys. ARGV: id, now, ttl, then per bucket: block line, amount, retain-until (ms).
- * Returns {0, unknown indexes...} | {1, refused index, spend1, reserved1, ...} | {2, spend1, reserved1, ...}.
+ * KEYS: bucket keys. ARGV: id, now, ttl, then per bucket: block line, amount, wanted, retain-until (ms).
+ * Returns {0, unknown indexes...} | {1, refused index, spend1, reserved1, ...}
+ * | {2, spend1, reserved1, granted1, ...}. The grant follows budget/lease.ts (a quarter of the headroom).
  */
 export const RESERVE = `${PURGE_EXPIRED}
 local id, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -47,22 +54,33 @@ for i = 1, #KEYS do
   local reserved = tonumber(redis.call('HGET', KEYS[i], 'reserved') or '0')
   states[#states + 1] = spend
   states[#states + 1] = reserved
-  if refused < 0 and spend + reserved >= tonumber(ARGV[4 + (i - 1) * 3]) then refused = i - 1 end
+  if refused < 0 and spend + reserved >= tonumber(ARGV[4 + (i - 1) * 4]) then refused = i - 1 end
 end
 if refused >= 0 then return {1, refused, unpack(states)} end
+local admitted = {2}
 for i = 1, #KEYS do
-  local k, amount, retain = KEYS[i], tonumber(ARGV[5 + (i - 1) * 3]), ARGV[6 + (i - 1) * 3]
-  redis.call('HINCRBY', k, 'reserved', amount)
+  local base = 4 + (i - 1) * 4
+  local k, line, amount, wanted, retain = KEYS[i], tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), ARGV[base + 3]
+  local spend, reserved = states[i * 2 - 1], states[i * 2]
+  local granted = amount
+  if wanted > amount then
+    local share = math.floor((line - spend - reserved) / 4)
+    if share >= wanted then granted = wanted elseif share > amount then granted = share end
+  end
+  redis.call('HINCRBY', k, 'reserved', granted)
   redis.call('ZADD', k .. ':r', now + ttl, id)
-  redis.call('HSET', k .. ':a', id, amount)
+  redis.call('HSET', k .. ':a', id, granted)
   redis.call('PEXPIREAT', k .. ':r', retain)
   redis.call('PEXPIREAT', k .. ':a', retain)
+  admitted[#admitted + 1] = spend
+  admitted[#admitted + 1] = reserved
+  admitted[#admitted + 1] = granted
 end
-return {2, unpack(states)}
+return admitted
 `;
 
 /**
- * KEYS: bucket keys, then the usage stream. ARGV: id, usage event, then per bucket: amount.
+ * KEYS: bucket keys, then the usage stream. ARGV: id, usage event, then per bucket: amount, release.
  * Returns each bucket's spend after the charge, -1 where the bucket is unknown.
  */
 export const SETTLE = `${PURGE_EXPIRED}
@@ -72,8 +90,8 @@ local after = {}
 for i = 1, n do
   local k = KEYS[i]
   if redis.call('EXISTS', k) == 1 then
-    drop(k, id)
-    after[i] = redis.call('HINCRBY', k, 'spend', tonumber(ARGV[2 + i]))
+    shrink(k, id, tonumber(ARGV[2 * i + 2]))
+    after[i] = redis.call('HINCRBY', k, 'spend', tonumber(ARGV[2 * i + 1]))
   else
     after[i] = -1
   end
@@ -82,9 +100,9 @@ redis.call('XADD', KEYS[n + 1], '*', 'e', ARGV[2])
 return after
 `;
 
-/** KEYS: bucket keys. ARGV: id. */
+/** KEYS: bucket keys. ARGV: id, amount to return ('' for all of it). */
 export const RELEASE = `${PURGE_EXPIRED}
-for i = 1, #KEYS do drop(KEYS[i], ARGV[1]) end
+for i = 1, #KEYS do shrink(KEYS[i], ARGV[1], tonumber(ARGV[2])) end
 return 1
 `;
 

@@ -1,3 +1,4 @@
+import { leaseGrant } from '../budget/lease.js';
 import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
 
 interface Bucket {
@@ -35,19 +36,20 @@ export class MemorySpendStore implements SpendStore {
     const states = buckets.map((b) => ({ spend: b!.spend, reserved: b!.reserved }));
     const refused = wanted.findIndex((w, i) => states[i]!.spend + states[i]!.reserved >= w.blockLine);
     if (refused >= 0) return { kind: 'refused', refused, states };
-    wanted.forEach((w, i) => {
+    const granted = wanted.map((w, i) => leaseGrant(w, states[i]!));
+    wanted.forEach((_, i) => {
       const bucket = buckets[i]!;
-      bucket.reserved += w.amount;
-      bucket.holds.set(id, { amount: w.amount, expiresAtMs: nowMs + ttlMs });
+      bucket.reserved += granted[i]!;
+      bucket.holds.set(id, { amount: granted[i]!, expiresAtMs: nowMs + ttlMs });
     });
-    return { kind: 'admitted', states };
+    return { kind: 'admitted', states, granted };
   }
 
   async settle(id: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]> {
-    const after = charges.map(({ key, amount }) => {
+    const after = charges.map(({ key, amount, release }) => {
       const bucket = this.#buckets.get(key);
       if (!bucket) return undefined;
-      this.#drop(bucket, id);
+      this.#shrink(bucket, id, release);
       bucket.spend += amount;
       return bucket.spend;
     });
@@ -55,10 +57,10 @@ export class MemorySpendStore implements SpendStore {
     return after;
   }
 
-  async release(id: string, keys: readonly string[]): Promise<void> {
+  async release(id: string, keys: readonly string[], amount?: number): Promise<void> {
     for (const key of keys) {
       const bucket = this.#buckets.get(key);
-      if (bucket) this.#drop(bucket, id);
+      if (bucket) this.#shrink(bucket, id, amount ?? Number.POSITIVE_INFINITY);
     }
   }
 
@@ -91,14 +93,17 @@ export class MemorySpendStore implements SpendStore {
       this.#buckets.delete(key);
       return undefined;
     }
-    for (const [id, hold] of bucket.holds) if (hold.expiresAtMs <= nowMs) this.#drop(bucket, id);
+    for (const [id, hold] of bucket.holds) if (hold.expiresAtMs <= nowMs) this.#shrink(bucket, id, hold.amount);
     return bucket;
   }
 
-  #drop(bucket: Bucket, id: string): void {
+  /** Returns up to `by` of a reservation; one that reaches zero is gone. */
+  #shrink(bucket: Bucket, id: string, by: number): void {
     const hold = bucket.holds.get(id);
     if (!hold) return;
-    bucket.reserved -= hold.amount;
-    bucket.holds.delete(id);
+    const take = Math.min(hold.amount, by);
+    bucket.reserved -= take;
+    hold.amount -= take;
+    if (hold.amount <= 0) bucket.holds.delete(id);
   }
 }

@@ -38,28 +38,35 @@ export class RedisSpendStore implements SpendStore {
   async reserve(id: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
     const args: (string | number)[] = buckets.map((b) => this.#key(b.key));
     args.push(id, nowMs, ttlMs);
-    for (const b of buckets) args.push(b.blockLine, b.amount, b.periodEndMs + RETAIN_AFTER_PERIOD_MS);
+    for (const b of buckets) args.push(b.blockLine, b.amount, b.wanted ?? b.amount, b.periodEndMs + RETAIN_AFTER_PERIOD_MS);
     const reply = (await this.#scripts.bgReserve(buckets.length, ...args)) as number[];
     switch (reply[0]) {
       case 0:
         return { kind: 'unknown', unknown: reply.slice(1) };
       case 1:
         return { kind: 'refused', refused: reply[1]!, states: pairs(reply, 2) };
-      default:
-        return { kind: 'admitted', states: pairs(reply, 1) };
+      default: {
+        const states: BucketState[] = [];
+        const granted: number[] = [];
+        for (let i = 1; i < reply.length; i += 3) {
+          states.push({ spend: reply[i]!, reserved: reply[i + 1]! });
+          granted.push(reply[i + 2]!);
+        }
+        return { kind: 'admitted', states, granted };
+      }
     }
   }
 
   async settle(id: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]> {
     const args: (string | number)[] = charges.map((c) => this.#key(c.key));
     args.push(this.options.usageStream, id, usageEvent);
-    for (const c of charges) args.push(c.amount);
+    for (const c of charges) args.push(c.amount, c.release);
     const reply = (await this.#scripts.bgSettle(charges.length + 1, ...args)) as number[];
     return reply.map((spend) => (spend < 0 ? undefined : spend));
   }
 
-  async release(id: string, keys: readonly string[]): Promise<void> {
-    await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id);
+  async release(id: string, keys: readonly string[], amount?: number): Promise<void> {
+    await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id, amount ?? '');
   }
 
   async seed(key: string, spend: number, periodEndMs: number): Promise<void> {

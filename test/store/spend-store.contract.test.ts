@@ -46,7 +46,7 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       await store.seed(key('a'), 30, END);
       await store.seed(key('b'), 0, END);
       const outcome = await store.reserve('r1', [bucket(key('a'), 100, 10), bucket(key('b'), 50, 10)], T0, HOUR);
-      expect(outcome).toEqual({ kind: 'admitted', states: [{ spend: 30, reserved: 0 }, { spend: 0, reserved: 0 }] });
+      expect(outcome).toEqual({ kind: 'admitted', states: [{ spend: 30, reserved: 0 }, { spend: 0, reserved: 0 }], granted: [10, 10] });
       expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 30, reserved: 10 }, { spend: 0, reserved: 10 }]);
     });
 
@@ -68,14 +68,14 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
     it('settles: the actual cost replaces the reservation and the usage event reaches the ledger', async () => {
       await store.seed(key('a'), 10, END);
       await store.reserve('r1', [bucket(key('a'), 100, 20)], T0, HOUR);
-      const after = await store.settle('r1', [{ key: key('a'), amount: 7 }], '{"request_id":"r1"}');
+      const after = await store.settle('r1', [{ key: key('a'), amount: 7, release: 20 }], '{"request_id":"r1"}');
       expect(after).toEqual([17]);
       expect(await store.read([key('a')])).toEqual([{ spend: 17, reserved: 0 }]);
       expect(await subject.usageEvents()).toEqual(['{"request_id":"r1"}']);
     });
 
     it('settles a bucket it no longer knows by leaving it alone, but still records the usage', async () => {
-      const after = await store.settle('r1', [{ key: key('gone'), amount: 7 }], 'event-1');
+      const after = await store.settle('r1', [{ key: key('gone'), amount: 7, release: 7 }], 'event-1');
       expect(after).toEqual([undefined]);
       expect(await store.read([key('gone')])).toEqual([undefined]);
       expect(await subject.usageEvents()).toEqual(['event-1']);
@@ -97,9 +97,10 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await store.reserve('r3', [bucket(key('a'), 30, 1)], T0 + HOUR, HOUR)).toEqual({
         kind: 'admitted',
         states: [{ spend: 0, reserved: 0 }],
+        granted: [1],
       });
       // The expired reservation's late settle still charges the actual cost, once.
-      expect(await store.settle('r1', [{ key: key('a'), amount: 4 }], 'late')).toEqual([4]);
+      expect(await store.settle('r1', [{ key: key('a'), amount: 4, release: 30 }], 'late')).toEqual([4]);
       expect(await store.read([key('a')])).toEqual([{ spend: 4, reserved: 1 }]);
     });
 
@@ -108,6 +109,33 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       await store.reserve('r1', [bucket(key('a'), 100, 5)], T0, HOUR);
       await store.seed(key('a'), 999, END);
       expect(await store.read([key('a')])).toEqual([{ spend: 10, reserved: 5 }]);
+    });
+
+    it('grants a lease up to what is wanted while that is at most a quarter of the headroom', async () => {
+      await store.seed(key('a'), 0, END);
+      const lease = (id: string, line: number, amount: number, wanted: number) =>
+        store.reserve(id, [{ ...bucket(key('a'), line, amount), wanted }], T0, HOUR);
+      expect(await lease('l1', 1_000, 10, 100)).toMatchObject({ kind: 'admitted', granted: [100] });
+      // 900 left: a quarter is 225.
+      expect(await lease('l2', 1_000, 10, 400)).toMatchObject({ kind: 'admitted', granted: [225] });
+      // 675 left: 168; then near the line the slice shrinks to the one request asking.
+      await store.seed(key('b'), 96, END);
+      expect(await store.reserve('l3', [{ ...bucket(key('b'), 100, 3), wanted: 30 }], T0, HOUR)).toMatchObject({ granted: [3] });
+      expect(await store.reserve('l4', [{ ...bucket(key('b'), 100, 3), wanted: 30 }], T0, HOUR)).toMatchObject({ granted: [3] });
+      expect(await store.reserve('l5', [{ ...bucket(key('b'), 100, 3), wanted: 30 }], T0, HOUR)).toMatchObject({ kind: 'refused' });
+    });
+
+    it('shrinks a lease by what each of its requests held, on settle or release, and drops the rest when retired', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.reserve('lease', [{ ...bucket(key('a'), 1_000, 10), wanted: 100 }], T0, HOUR);
+      await store.settle('lease', [{ key: key('a'), amount: 12, release: 10 }], 'e1');
+      expect(await store.read([key('a')])).toEqual([{ spend: 12, reserved: 90 }]);
+      await store.release('lease', [key('a')], 10); // a request of the lease failed
+      expect(await store.read([key('a')])).toEqual([{ spend: 12, reserved: 80 }]);
+      await store.release('lease', [key('a')]); // the lease retires
+      expect(await store.read([key('a')])).toEqual([{ spend: 12, reserved: 0 }]);
+      await store.settle('lease', [{ key: key('a'), amount: 3, release: 10 }], 'e2'); // a straggler
+      expect(await store.read([key('a')])).toEqual([{ spend: 15, reserved: 0 }]);
     });
 
     it('lets exactly as many of 200 simultaneous requests in as the line has room for', async () => {
