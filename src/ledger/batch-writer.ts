@@ -21,7 +21,7 @@ export class LedgerBatchWriter implements LedgerPipeline {
   constructor(
     private readonly sink: LedgerSink,
     private readonly logger: Logger,
-    private readonly options: BatchWriterOptions = { intervalMs: 100, maxBatch: 500 },
+    private readonly options: BatchWriterOptions = { intervalMs: 100, maxBatch: 200 },
   ) {}
 
   /** Called inside the store's settle step. */
@@ -57,7 +57,8 @@ export class LedgerBatchWriter implements LedgerPipeline {
   }
 
   async #flushAll(): Promise<void> {
-    while (this.#queue.length > 0 && (await this.#flush()));
+    // The embedded database runs on this thread: between batches, let waiting requests through.
+    while (this.#queue.length > 0 && (await this.#flush())) await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Writes one batch; false when the database failed (the batch stays queued). */
