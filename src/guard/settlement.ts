@@ -7,6 +7,9 @@ import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { PriceBook } from './price-book.js';
 
+/** Settles kept for the store while it is away (about 50 MB at most). */
+const MAX_OWED_SETTLES = 100_000;
+
 /** How a proxied request ended, as far as its cost is concerned. */
 export interface Completion {
   /** The upstream's status, when its headers arrived. */
@@ -96,6 +99,12 @@ export class Settlement {
   #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {
     this.#warn('settle', err);
     this.writeDirect?.(event);
+    // The usage itself is safe (written straight to the database); what a long outage can cost
+    // is the counter catching up, and memory must stay bounded for that.
+    if (this.#retries.length >= MAX_OWED_SETTLES) {
+      this.logger.error({ owed: this.#retries.length }, 'too many settles owed to the budget store: this usage is in the ledger, but not in the spend counters');
+      return;
+    }
     this.#retries.push({ id, charges, event });
     this.#scheduleRetry();
   }
