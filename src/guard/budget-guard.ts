@@ -57,6 +57,8 @@ export interface Admission {
 export class BudgetGuard {
   readonly #seeding = new Map<string, Promise<void>>();
   readonly #leases: LeasePool | undefined;
+  /** Lease requests under way, per bucket: a burst waits for one lease instead of taking one each. */
+  readonly #leasing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: SpendStore,
@@ -80,7 +82,7 @@ export class BudgetGuard {
       fallbackPrice: this.options.fallbackPrice,
     });
     const base = { requestId, caller, period, lines, bucketKey, estimateMicros };
-    const leased = this.#leases?.take(bucketKey, lines.blockLineMicros, estimateMicros);
+    const leased = await this.#takeLease(bucketKey, lines.blockLineMicros, estimateMicros);
     if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpend);
 
     const reservationId = this.#leases ? `lease:${requestId}` : requestId;
@@ -88,7 +90,9 @@ export class BudgetGuard {
     const bucket = { key: bucketKey, blockLine: lines.blockLineMicros, amount: estimateMicros, wanted, periodEndMs: period.endMs };
     let outcome: ReserveOutcome;
     try {
-      outcome = await this.#reserve(reservationId, bucket, caller.tenant.tenantId, period, nowMs);
+      const reserving = this.#reserve(reservationId, bucket, caller.tenant.tenantId, period, nowMs);
+      if (this.#leases) this.#whileLeasing(bucketKey, reserving);
+      outcome = await reserving;
     } catch (err) {
       return this.#storeDown(err, { ...base, reservationId, lease: undefined });
     }
@@ -108,6 +112,21 @@ export class BudgetGuard {
     }
     const lease = this.#leases?.open(reservationId, bucketKey, lines.blockLineMicros, outcome.granted[0]!, estimateMicros, state.spend);
     return this.#admitted({ ...base, reservationId, lease }, state.spend);
+  }
+
+  /** A slice of a live lease; when one is being taken for this bucket, a slice of that one. */
+  async #takeLease(bucketKey: string, blockLine: number, estimate: number): Promise<Lease | undefined> {
+    if (!this.#leases) return undefined;
+    const leasing = this.#leasing.get(bucketKey);
+    if (leasing) await leasing.catch(() => undefined);
+    return this.#leases.take(bucketKey, blockLine, estimate);
+  }
+
+  #whileLeasing(bucketKey: string, reserving: Promise<unknown>): void {
+    if (this.#leasing.has(bucketKey)) return;
+    const settled = reserving.finally(() => this.#leasing.delete(bucketKey));
+    settled.catch(() => undefined);
+    this.#leasing.set(bucketKey, settled);
   }
 
   /** A request's reservation ended (settled or released): its lease may now give back the rest. */
