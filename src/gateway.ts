@@ -61,7 +61,7 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
   const server = await listen(app.fetch, config.port, config.host);
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  logger.info({ url, upstream: config.litellmBaseUrl }, 'budget-gateway listening');
+  logger.info({ url, upstream: config.litellmBaseUrl, ...services.mode }, 'budget-gateway listening');
 
   return {
     url,

@@ -36,6 +36,8 @@ export interface Services {
   readonly guard: BudgetGuard;
   readonly settlement: Settlement;
   readonly readiness: readonly ReadinessCheck[];
+  /** Which adapters run, for the start-up log. */
+  readonly mode: { readonly database: Database['kind']; readonly store: 'redis' | 'in-process' };
   /** Flushes usage to the database and closes connections. */
   stop(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function startServices(
     guard,
     settlement,
     readiness,
+    mode: { database: database.kind, store: redis ? 'redis' : 'in-process' },
     async stop() {
       clearInterval(priceTimer);
       settlement.stop();
