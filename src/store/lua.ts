@@ -80,23 +80,29 @@ return admitted
 `;
 
 /**
- * KEYS: bucket keys, then the usage stream. ARGV: id, usage event, then per bucket: amount, release.
- * Returns each bucket's spend after the charge, -1 where the bucket is unknown.
+ * Settles every request of one tick in one script: fewer script runs in Redis and fewer commands
+ * in the gateway, the same atomicity per request (the whole batch is one atomic step).
+ * KEYS: the usage stream. ARGV: settles, then per settle: id, usage event, bucket count, and per
+ * bucket: key, amount, release. Returns, per settle and bucket in order, the spend after the
+ * charge, or -1 where the bucket is unknown (left alone: its seed comes from the ledger).
  */
 export const SETTLE = `${PURGE_EXPIRED}
-local id = ARGV[1]
-local n = #KEYS - 1
-local after = {}
-for i = 1, n do
-  local k = KEYS[i]
-  if redis.call('EXISTS', k) == 1 then
-    shrink(k, id, tonumber(ARGV[2 * i + 2]))
-    after[i] = redis.call('HINCRBY', k, 'spend', tonumber(ARGV[2 * i + 1]))
-  else
-    after[i] = -1
+local after, at = {}, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local id, event, buckets = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  at = at + 3
+  for _ = 1, buckets do
+    local k, amount, release = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+    at = at + 3
+    if redis.call('EXISTS', k) == 1 then
+      shrink(k, id, release)
+      after[#after + 1] = redis.call('HINCRBY', k, 'spend', amount)
+    else
+      after[#after + 1] = -1
+    end
   end
+  redis.call('XADD', KEYS[1], '*', 'e', event)
 end
-redis.call('XADD', KEYS[n + 1], '*', 'e', ARGV[2])
 return after
 `;
 

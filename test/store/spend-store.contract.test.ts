@@ -74,6 +74,21 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await subject.usageEvents()).toEqual(['{"request_id":"r1"}']);
     });
 
+    it('settles many requests completing at once, each exactly once, with every usage event recorded', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.seed(key('b'), 0, END);
+      const n = 300;
+      for (let i = 0; i < n; i++) await store.reserve(`r${i}`, [bucket(key('a'), 1e9, 10), bucket(key('b'), 1e9, 1)], T0, HOUR);
+      const afters = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          store.settle(`r${i}`, [{ key: key('a'), amount: 7, release: 10 }, { key: key('b'), amount: 1, release: 1 }], `e${i}`),
+        ),
+      );
+      expect(new Set(afters.map(([a]) => a)).size).toBe(n); // every settle saw its own step
+      expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 7 * n, reserved: 0 }, { spend: n, reserved: 0 }]);
+      expect((await subject.usageEvents()).sort()).toEqual(Array.from({ length: n }, (_, i) => `e${i}`).sort());
+    });
+
     it('settles a bucket it no longer knows by leaving it alone, but still records the usage', async () => {
       const after = await store.settle('r1', [{ key: key('gone'), amount: 7, release: 7 }], 'event-1');
       expect(after).toEqual([undefined]);
