@@ -33,6 +33,8 @@ export interface SimLiteLLM {
   options: SimOptions;
   events: EventEmitter;
   inFlight(): number;
+  /** Latency or chunk-pacing timers still pending (close() must leave none). */
+  pendingTimers(): number;
   requests: SimRequestInfo[];
   close(): Promise<void>;
 }
@@ -111,6 +113,12 @@ class Simulator implements SimLiteLLM {
 
   inFlight(): number {
     return this.active.size;
+  }
+
+  pendingTimers(): number {
+    let pending = 0;
+    for (const ex of this.active) if (ex.timer !== undefined) pending++;
+    return pending;
   }
 
   async close(): Promise<void> {
