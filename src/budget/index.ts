@@ -14,8 +14,6 @@ export { currentPeriod, firstPeriod, type Period } from './period.js';
 export {
   admits,
   budgetLines,
-  crossedAlert,
-  crossedBlock,
   statusOf,
   utilization,
   type BudgetLines,

@@ -53,8 +53,9 @@ export function statusOf(spendMicros: Micros, lines: BudgetLines): BudgetStatus 
  * Admission (CONTRACT §3): spend plus what is in flight must be below the block line. The new
  * request's own estimate need not fit; that is why the guarantee is "at most one request over".
  */
-export function admits(spendMicros: Micros, reservedMicros: Micros, lines: BudgetLines): boolean {
-  return lines.effectiveMicros > 0 && spendMicros + reservedMicros < lines.blockLineMicros;
+export function admits(spendMicros: Micros, reservedMicros: Micros, blockLineMicros: Micros): boolean {
+  // A zero budget has a zero block line, below which nothing is: blocked with no special case.
+  return spendMicros + reservedMicros < blockLineMicros;
 }
 
 /**
@@ -64,24 +65,6 @@ export function admits(spendMicros: Micros, reservedMicros: Micros, lines: Budge
  */
 export function utilization(spendMicros: Micros, effectiveMicros: Micros): number {
   return effectiveMicros > 0 ? spendMicros / effectiveMicros : 1;
-}
-
-/** Whether a settle moved spend from below the alert line to at or above it. */
-export function crossedAlert(
-  beforeMicros: Micros,
-  afterMicros: Micros,
-  lines: BudgetLines,
-): boolean {
-  return beforeMicros < lines.alertLineMicros && afterMicros >= lines.alertLineMicros;
-}
-
-/** Whether a settle moved spend from below the block line to at or above it. */
-export function crossedBlock(
-  beforeMicros: Micros,
-  afterMicros: Micros,
-  lines: BudgetLines,
-): boolean {
-  return beforeMicros < lines.blockLineMicros && afterMicros >= lines.blockLineMicros;
 }
 
 /** A percentage with up to 2 decimals as whole basis points (80.5 → 8050). */

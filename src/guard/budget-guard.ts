@@ -2,7 +2,7 @@ import type { BucketReservation, ReserveOutcome, SpendStore } from '../budget/sp
 import { estimateCost, type ModelPrice } from '../budget/cost.js';
 import { effectiveBudget } from '../budget/override.js';
 import { currentPeriod, type Period } from '../budget/period.js';
-import { budgetLines, statusOf, type BudgetLines, type BudgetStatus } from '../budget/thresholds.js';
+import { budgetLines, statusOf, utilization, type BudgetLines, type BudgetStatus } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
 import { periodSpend } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
@@ -160,8 +160,7 @@ export class BudgetGuard {
     if (admission.lease) this.#leases!.noteSpend(admission.lease, spendAfterMicros);
     const status = statusOf(spendAfterMicros, admission.lines);
     const tenant = this.metrics.tenantLabel(admission.caller.tenant.tenantId);
-    const effective = admission.lines.effectiveMicros;
-    this.metrics.tenantUtilization.labels(tenant).set(effective === 0 ? 0 : spendAfterMicros / effective);
+    this.metrics.tenantUtilization.labels(tenant).set(utilization(spendAfterMicros, admission.lines.effectiveMicros));
     if (status !== 'ok') this.#noteCrossing(admission.caller, admission.period, admission.lines, spendAfterMicros, status);
   }
 

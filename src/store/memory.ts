@@ -1,4 +1,5 @@
 import { leaseGrant } from '../budget/lease.js';
+import { admits } from '../budget/thresholds.js';
 import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
 
 interface Bucket {
@@ -34,7 +35,7 @@ export class MemorySpendStore implements SpendStore {
     const unknown = buckets.flatMap((b, i) => (b ? [] : [i]));
     if (unknown.length > 0) return { kind: 'unknown', unknown };
     const states = buckets.map((b) => ({ spend: b!.spend, reserved: b!.reserved }));
-    const refused = wanted.findIndex((w, i) => states[i]!.spend + states[i]!.reserved >= w.blockLine);
+    const refused = wanted.findIndex((w, i) => !admits(states[i]!.spend, states[i]!.reserved, w.blockLine));
     if (refused >= 0) return { kind: 'refused', refused, states };
     const granted = wanted.map((w, i) => leaseGrant(w, states[i]!));
     wanted.forEach((_, i) => {
