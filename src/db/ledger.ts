@@ -17,27 +17,11 @@ export interface PeriodSpend {
   readonly completionTokens: number;
 }
 
-// PostgreSQL takes at most 65,535 parameters per statement; 13 columns a row fit 5,041 rows.
-const ROWS_PER_STATEMENT = 2_000;
-
-/** Inserts the rows not already in the ledger; returns how many were new. */
-export async function insertLedgerRows(db: Db, rows: readonly LedgerRow[]): Promise<number> {
-  let inserted = 0;
-  for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-    const batch = await db
-      .insert(usageLedger)
-      .values(rows.slice(start, start + ROWS_PER_STATEMENT))
-      .onConflictDoNothing({ target: usageLedger.requestId })
-      .returning({ requestId: usageLedger.requestId });
-    inserted += batch.length;
-  }
-  return inserted;
-}
-
 /**
- * The hot pipeline's insert: usage events as the gateway encoded them (JSON objects keyed by
- * column name) go in as one JSON array parameter, expanded by PostgreSQL itself, so a batch of
- * hundreds of rows is neither decoded nor turned into thousands of parameters in JavaScript.
+ * Inserts the usage events not already in the ledger; returns how many were new. The events, as
+ * the gateway encoded them (JSON objects keyed by column name), go in as one JSON array parameter
+ * that PostgreSQL expands itself: a batch is neither decoded nor turned into thousands of
+ * parameters in JavaScript, and no batch is too large for one statement.
  */
 export async function insertLedgerEvents(db: Db, events: readonly string[]): Promise<number> {
   if (events.length === 0) return 0;

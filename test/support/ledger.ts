@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import { vi } from 'vitest';
 import type { Db } from '../../src/db/client.js';
-import { insertLedgerRows } from '../../src/db/ledger.js';
+import { insertLedgerEvents } from '../../src/db/ledger.js';
+import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { auditLog, notificationOutbox, usageLedger, type LedgerRow } from '../../src/db/schema.js';
 import { getTenant } from '../../src/db/tenants.js';
 
@@ -25,8 +26,8 @@ export async function waitForLedgerRows(db: Db, tenantId: string, count: number)
 /** Spend already in the tenant's current period, as if earlier requests had been served. */
 export async function recordSpend(db: Db, tenantId: string, costMicros: number): Promise<void> {
   const tenant = (await getTenant(db, tenantId))!;
-  await insertLedgerRows(db, [
-    {
+  await insertLedgerEvents(db, [
+    encodeUsage({
       requestId: randomUUID(),
       clientRequestId: null,
       tenantId,
@@ -40,7 +41,7 @@ export async function recordSpend(db: Db, tenantId: string, costMicros: number):
       costSource: 'response_header',
       periodStartedAt: tenant.periodStartedAt,
       createdAt: new Date(),
-    },
+    }),
   ]);
 }
 
