@@ -32,12 +32,15 @@ export function createUsageTap(contentType: string | undefined, options: { strip
 
 /** A JSON answer: OpenAI and LiteLLM put `usage` last, so only the tail is kept and read. */
 class JsonTap implements UsageTap {
-  #tail: Buffer = Buffer.alloc(0);
+  /** The last chunks, holding at least TAIL_BYTES: references only, joined once when read. */
+  readonly #tail: Buffer[] = [];
+  #tailBytes = 0;
   #usage: Usage | undefined | null = null;
 
   write(chunk: Buffer): Buffer {
-    this.#tail = chunk.length >= TAIL_BYTES || this.#tail.length === 0 ? chunk : Buffer.concat([this.#tail, chunk]);
-    if (this.#tail.length > TAIL_BYTES) this.#tail = this.#tail.subarray(this.#tail.length - TAIL_BYTES);
+    this.#tail.push(chunk);
+    this.#tailBytes += chunk.length;
+    while (this.#tailBytes - this.#tail[0]!.length >= TAIL_BYTES) this.#tailBytes -= this.#tail.shift()!.length;
     return chunk;
   }
 
@@ -46,7 +49,10 @@ class JsonTap implements UsageTap {
   }
 
   get usage(): Usage | undefined {
-    if (this.#usage === null) this.#usage = usageFromTail(this.#tail);
+    if (this.#usage === null) {
+      const tail = this.#tail.length === 1 ? this.#tail[0]! : Buffer.concat(this.#tail, this.#tailBytes);
+      this.#usage = usageFromTail(tail.length > TAIL_BYTES ? tail.subarray(tail.length - TAIL_BYTES) : tail);
+    }
     return this.#usage;
   }
 }

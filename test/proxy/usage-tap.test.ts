@@ -37,6 +37,14 @@ describe('usage tap on a JSON answer', () => {
     expect(responses.usage).toEqual({ promptTokens: 4, completionTokens: 6, costUsd: undefined });
   });
 
+  it('reads usage at the end of a large answer that arrives in many small chunks', () => {
+    const body = JSON.stringify({ object: 'list', data: [{ embedding: new Array(5000).fill(0.25) }], usage: { prompt_tokens: 42, total_tokens: 42 } });
+    const cuts = Array.from({ length: Math.floor(body.length / 97) }, (_, i) => (i + 1) * 97);
+    const tap = createUsageTap('application/json', { stripUsageEvent: false });
+    expect(feed(tap, body, cuts)).toBe(body);
+    expect(tap.usage).toEqual({ promptTokens: 42, completionTokens: 0, costUsd: undefined });
+  });
+
   it('finds nothing in an answer without usage, or a broken one', () => {
     for (const body of ['{"error":{"message":"bad"}}', '{"usage": {"prompt_tokens": 1', 'not json at all']) {
       const tap = createUsageTap('application/json', { stripUsageEvent: false });
