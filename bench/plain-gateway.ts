@@ -9,10 +9,8 @@
 // Env: PORT, HOST, LITELLM_BASE_URL, LOG_LEVEL and the UPSTREAM_*/BREAKER_* knobs via loadConfig.
 // Usage: node --import tsx bench/plain-gateway.ts
 
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { createApp } from '../src/app.js';
+import { listen } from '../src/gateway.js';
 import { parseDuration } from '../src/budget/duration.js';
 import { firstPeriod } from '../src/budget/period.js';
 import { budgetLines } from '../src/budget/thresholds.js';
@@ -67,7 +65,7 @@ const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
 
 const settlement: Pick<Settlement, 'complete'> = { complete() {} };
 
-function main(): void {
+async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -95,16 +93,8 @@ function main(): void {
     gatewayUpstreamKey: config.litellmApiKey,
   });
 
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server;
-  server.once('error', (err) => {
-    process.stderr.write(`plain-gateway: failed to start: ${err.message}\n`);
-    process.exit(1);
-  });
-  server.once('listening', () => {
-    const { port } = server.address() as AddressInfo;
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    logger.info({ url, upstream: config.litellmBaseUrl, budgets: 'stubbed (bench plain proxy)' }, 'budget-gateway listening');
-  });
+  const { server, url } = await listen(app.fetch, config.port, config.host);
+  logger.info({ url, upstream: config.litellmBaseUrl, budgets: 'stubbed (bench plain proxy)' }, 'budget-gateway listening');
 
   const stop = (): void => {
     server.close();
@@ -116,4 +106,7 @@ function main(): void {
   process.once('SIGINT', stop);
 }
 
-main();
+main().catch((err: unknown) => {
+  process.stderr.write(`plain-gateway: failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

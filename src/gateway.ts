@@ -58,9 +58,7 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
     gatewayUpstreamKey: config.litellmApiKey,
   });
 
-  const server = await listen(app.fetch, config.port, config.host);
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const { server, url, port } = await listen(app.fetch, config.port, config.host);
   logger.info({ url, upstream: config.litellmBaseUrl, ...services.mode }, 'budget-gateway listening');
 
   return {
@@ -84,13 +82,20 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
   };
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string): Promise<Server> {
+/** Serves the app on Node's HTTP server; resolves once listening, with the URL it answers on. */
+export function listen(
+  fetch: Parameters<typeof serve>[0]['fetch'],
+  port: number,
+  hostname: string,
+): Promise<{ server: Server; url: string; port: number }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port, hostname }) as Server;
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);
-      resolve(server);
+      const { port: bound } = server.address() as AddressInfo;
+      const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+      resolve({ server, url: `http://${host}:${bound}`, port: bound });
     });
   });
 }

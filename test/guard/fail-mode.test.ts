@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { closedPort, sample, startTestGateway, type TestGateway, type TestTenant } from '../support/gateway.js';
+import { chatCalls, closedPort, sample, startTestGateway, type TestGateway, type TestTenant } from '../support/gateway.js';
 import { waitForLedgerRows } from '../support/ledger.js';
 
 const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 });
@@ -44,14 +44,14 @@ describe.each(['open', 'closed'] as const)('BUDGET_FAIL_MODE=%s with the store u
     });
   } else {
     it('answers 503 budget_store_unavailable with retry-after, and sends nothing upstream', async () => {
-      const before = sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+      const before = chatCalls(sim);
       const res = await send();
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('5');
       expect(await res.body.json()).toEqual({
         error: { message: expect.any(String), type: 'budget_unavailable', param: null, code: 'budget_store_unavailable' },
       });
-      expect(sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length).toBe(before);
+      expect(chatCalls(sim)).toBe(before);
     });
   }
 

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { closedPort, sample, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatCalls, closedPort, sample, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 
@@ -98,7 +98,3 @@ describe('the circuit breaker', () => {
   });
 });
 
-/** Chat requests the simulator has seen (the gateway also asks it for /model/info at start). */
-function chatCalls(sim: SimLiteLLM): number {
-  return sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
-}

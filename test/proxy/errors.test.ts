@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { closedPort, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatCalls, closedPort, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 /** CONTRACT section 5: every error body has exactly this shape. */
 function expectContractError(body: unknown, type: string, code: string): void {
@@ -115,7 +115,3 @@ describe('an unreachable upstream', () => {
   });
 });
 
-/** Chat requests the simulator has seen (the gateway also asks it for /model/info at start). */
-function chatCalls(sim: SimLiteLLM): number {
-  return sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
-}

@@ -112,3 +112,8 @@ export function withSimAndGateway(env: Record<string, string> = {}, simOptions: 
   });
   return suite;
 }
+
+/** Chat requests the simulator has seen (the gateway also asks it for /model/info at start). */
+export function chatCalls(sim: SimLiteLLM): number {
+  return sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+}
