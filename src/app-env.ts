@@ -10,6 +10,8 @@ export interface AppVariables {
   requestId: string | undefined;
   /** The id echoed to the client as x-request-id: its own, else the gateway's. */
   responseRequestId: string | undefined;
+  /** The x-budget-* headers once the request was admitted; errors after that carry them too. */
+  budgetHeaders: Readonly<Record<string, string>> | undefined;
   /** Time the upstream took, once it answered. */
   upstreamMs: number | undefined;
 }

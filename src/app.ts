@@ -36,6 +36,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 /** The only writer of error bodies (CONTRACT section 5). */
 function renderError(c: Context<AppEnv>, err: GatewayError): Response {
   const { status, headers, body } = errorResponse(err);
+  // An error's own headers win: a 402 carries the refusal's x-budget-* view.
+  Object.assign(headers, c.get('budgetHeaders'), err.headers);
   const requestId = c.get('responseRequestId');
   if (requestId !== undefined) headers['x-request-id'] = requestId;
   return new Response(body, { status, headers });

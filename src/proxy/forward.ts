@@ -57,6 +57,7 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
       ? await deps.guard.admit(caller, { endpoint: route.label, model: sent.model, body: sent.json }, requestId)
       : undefined;
     const budgetHeaders = admission?.headers ?? (await deps.guard.view(caller));
+    c.set('budgetHeaders', budgetHeaders);
 
     const exchange = new Exchange(
       outgoing,

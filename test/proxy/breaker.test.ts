@@ -63,6 +63,7 @@ describe('the circuit breaker', () => {
       error: { message: expect.any(String), type: 'upstream_unavailable', param: null, code: 'circuit_open' },
     });
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.headers['x-budget-status']).toBe('ok');
     expect(chatCalls(sim) - upstreamCalls).toBe(5); // the refused request never left the gateway
 
     sim.options.errorRate = 0;

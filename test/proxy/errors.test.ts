@@ -86,6 +86,8 @@ describe('errors the gateway itself produces', () => {
     const res = await post(`${gateway.url}/v1/chat/completions`, chat, { 'x-sim-hang': '1' });
     expect(res.status).toBe(504);
     expectContractError(res.body, 'upstream_error', 'upstream_timeout');
+    // Admitted before it failed: the answer still says where the budget stands.
+    expect(res.headers).toMatchObject({ 'x-budget-limit': '100', 'x-budget-status': 'ok' });
   });
 
   it('cuts the connection when the upstream dies mid-stream, so the client sees an error not a short answer', async () => {
@@ -109,6 +111,7 @@ describe('an unreachable upstream', () => {
       expect(res.status).toBe(502);
       expectContractError(res.body, 'upstream_error', 'upstream_unreachable');
       expect(res.headers['x-request-id']).toBeDefined();
+      expect(res.headers).toMatchObject({ 'x-budget-limit': '100', 'x-budget-spend': '0', 'x-budget-status': 'ok' });
     } finally {
       await gateway.shutdown();
     }
