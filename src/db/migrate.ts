@@ -22,12 +22,16 @@ const appliedMigrations = pgTable('budget_gateway_migrations', {
   appliedAt: timestamp('applied_at', { withTimezone: true }).defaultNow(),
 });
 
-/** Applies every pending migration, in journal order; returns the tags applied. */
-export async function migrateUp(database: Pick<Database, 'db'>, folder = defaultMigrationsFolder()): Promise<string[]> {
+/** Applies the pending migrations (all, or the oldest `steps`), in journal order; returns the tags applied. */
+export async function migrateUp(
+  database: Pick<Database, 'db'>,
+  folder = defaultMigrationsFolder(),
+  { steps }: { steps?: number } = {},
+): Promise<string[]> {
   const tags = readJournal(folder);
   return database.db.transaction(async (tx) => {
     const done = await lockAndListApplied(tx);
-    const pending = tags.filter((tag) => !done.has(tag));
+    const pending = tags.filter((tag) => !done.has(tag)).slice(0, steps);
     for (const tag of pending) {
       await runScript(tx, tag, join(folder, `${tag}.sql`));
       await tx.insert(appliedMigrations).values({ tag });

@@ -31,13 +31,17 @@ export const tenants = pgTable('tenants', {
   budgetDuration: text('budget_duration').notNull().default('30d'),
   periodStartedAt: time('period_started_at').notNull(),
   budgetResetAt: time('budget_reset_at').notNull(),
+  // Where the period grid starts: boundaries are period_anchor_at + k * budget_duration. Kept
+  // apart from budget_reset_at because calendar months clamp (Jan 31 -> Feb 28 -> Mar 31): the
+  // grid must not drift to the 28th once a short month has passed. Null: budget_reset_at.
+  periodAnchorAt: time('period_anchor_at'),
   // Write-only: sent upstream for minted keys, never returned by the API.
   upstreamKey: text('upstream_key'),
   createdAt: time('created_at').notNull().defaultNow(),
   updatedAt: time('updated_at').notNull().defaultNow(),
   // Soft delete: ledger, audit and overrides keep referring to the tenant.
   deletedAt: time('deleted_at'),
-});
+}, (t) => [index('tenants_due_idx').on(t.budgetResetAt).where(sql`deleted_at is null`)]);
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -143,9 +147,35 @@ export const notificationOutbox = pgTable(
     nextAttemptAt: time('next_attempt_at').notNull().defaultNow(),
     lastError: text('last_error'),
     deliveredAt: time('delivered_at'),
+    // 'notify': the operator's webhook and Slack; 'litellm': a key update mirrored onto LiteLLM.
+    channel: text('channel', { enum: ['notify', 'litellm'] }).notNull().default('notify'),
+    // Sinks that already accepted it (e.g. ['webhook']), so a retry does not send those again.
+    deliveredTo: jsonb('delivered_to').$type<string[]>().notNull().default([]),
   },
   (t) => [index('notification_outbox_status_next_idx').on(t.status, t.nextAttemptAt)],
 );
+
+/** LiteLLM's own budget alerts (CONTRACT section 7), de-duplicated per event and key or team. */
+export const litellmAlerts = pgTable(
+  'litellm_alerts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    event: text('event').notNull(),
+    // The key (token hash) or team the alert is about: with the event, the de-duplication key.
+    subject: text('subject').notNull(),
+    spendMicros: micros('spend_micros').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    receivedAt: time('received_at').notNull().defaultNow(),
+  },
+  (t) => [index('litellm_alerts_dedupe_idx').on(t.event, t.subject, t.receivedAt)],
+);
+
+/** Which replica runs a scheduled job now: a lease row per job, taken when expired (CONTRACT section 9). */
+export const jobLeases = pgTable('job_leases', {
+  job: text('job').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: time('expires_at').notNull(),
+});
 
 export type Tenant = typeof tenants.$inferSelect;
 export type NewTenant = typeof tenants.$inferInsert;
@@ -159,3 +189,4 @@ export type NewAuditEntry = typeof auditLog.$inferInsert;
 export type AlertCrossing = typeof alertHistory.$inferSelect;
 export type Notification = typeof notificationOutbox.$inferSelect;
 export type NewNotification = typeof notificationOutbox.$inferInsert;
+export type LitellmAlert = typeof litellmAlerts.$inferSelect;

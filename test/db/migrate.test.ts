@@ -7,12 +7,16 @@ import type { Db } from '../../src/db/client.js';
 import { defaultMigrationsFolder, migrateDown, migrateUp } from '../../src/db/migrate.js';
 import { forEachDatabase, rowsOf } from '../support/databases.js';
 
+const MIGRATIONS = ['0000_init', '0001_operations'];
+
 const TABLES = [
   'alert_history',
   'api_keys',
   'audit_log',
   'budget_gateway_migrations',
   'budget_overrides',
+  'job_leases',
+  'litellm_alerts',
   'notification_outbox',
   'tenants',
   'usage_ledger',
@@ -75,22 +79,35 @@ forEachDatabase(
     });
 
     it('up creates every table; a second up is a no-op', async () => {
-      expect(await migrateUp(t.database)).toEqual(['0000_init']);
+      expect(await migrateUp(t.database)).toEqual(MIGRATIONS);
       expect(await tables(t.db)).toEqual(TABLES);
       const before = await shape(t.db);
       expect(await migrateUp(t.database)).toEqual([]);
       expect(await shape(t.db)).toEqual(before);
-      expect(await appliedCount(t.db)).toBe(1);
+      expect(await appliedCount(t.db)).toBe(MIGRATIONS.length);
     });
 
     it('up, down, up restores the same tables, columns and indexes', async () => {
       await migrateUp(t.database);
       const before = await shape(t.db);
-      expect(await migrateDown(t.database, { steps: 1 })).toEqual(['0000_init']);
+      expect(await migrateDown(t.database, { steps: MIGRATIONS.length })).toEqual([...MIGRATIONS].reverse());
       expect(await tables(t.db)).toEqual(['budget_gateway_migrations']);
       expect(await appliedCount(t.db)).toBe(0);
-      expect(await migrateUp(t.database)).toEqual(['0000_init']);
+      expect(await migrateUp(t.database)).toEqual(MIGRATIONS);
       expect(await shape(t.db)).toEqual(before);
+    });
+
+    it('each migration goes down and up again on its own, newest first', async () => {
+      await migrateUp(t.database);
+      const shapes: unknown[][] = [];
+      for (const tag of [...MIGRATIONS].reverse()) {
+        shapes.push(await shape(t.db));
+        expect(await migrateDown(t.database, { steps: 1 })).toEqual([tag]);
+      }
+      for (const tag of MIGRATIONS) {
+        expect(await migrateUp(t.database, undefined, { steps: 1 })).toEqual([tag]);
+        expect(await shape(t.db)).toEqual(shapes.pop());
+      }
     });
 
     it('down with nothing applied does nothing, and refuses a step count below 1', async () => {
@@ -100,11 +117,11 @@ forEachDatabase(
 
     it('rolls every pending migration back when one fails', async () => {
       const folder = folderWithExtraMigration(
-        '0001_broken',
+        '9000_broken',
         'create table "broken" (id int);\n--> statement-breakpoint\nselect nope;',
       );
       onTestFinished(() => rmSync(dirname(folder), { recursive: true, force: true }));
-      await expect(migrateUp(t.database, folder)).rejects.toThrow(/migration 0001_broken failed/);
+      await expect(migrateUp(t.database, folder)).rejects.toThrow(/migration 9000_broken failed/);
       expect(await tables(t.db)).toEqual(['budget_gateway_migrations']);
       expect(await appliedCount(t.db)).toBe(0);
     });
@@ -121,8 +138,8 @@ forEachDatabase(
 
     it('concurrent ups on one database apply each migration once', async () => {
       const results = await Promise.all([migrateUp(t.database), migrateUp(t.database), migrateUp(t.database)]);
-      expect(results.flat()).toEqual(['0000_init']);
-      expect(await appliedCount(t.db)).toBe(1);
+      expect(results.flat()).toEqual(MIGRATIONS);
+      expect(await appliedCount(t.db)).toBe(MIGRATIONS.length);
     });
 
     // Only PostgreSQL has replicas with pools of their own: a PGlite folder has one owner.
@@ -130,8 +147,8 @@ forEachDatabase(
       it('replicas starting at once (own pools) apply each migration once', async () => {
         const replicas = [t.database, await t.connect(), await t.connect()];
         const results = await Promise.all(replicas.map((replica) => migrateUp(replica)));
-        expect(results.flat()).toEqual(['0000_init']);
-        expect(await appliedCount(t.db)).toBe(1);
+        expect(results.flat()).toEqual(MIGRATIONS);
+        expect(await appliedCount(t.db)).toBe(MIGRATIONS.length);
         expect(await tables(t.db)).toEqual(TABLES);
       });
     }
