@@ -80,6 +80,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
       labelNames: ['tenant'] as const,
       registers,
     }),
+    jobRuns: new Counter({
+      name: 'budget_gateway_job_runs_total',
+      help: 'Scheduled job runs: success, failure, or skipped (another replica held the job).',
+      labelNames: ['job', 'outcome'] as const,
+      registers,
+    }),
     ledgerPending: new Gauge({
       name: 'budget_gateway_ledger_pending',
       help: 'Usage events settled but not yet written to the database.',

@@ -22,6 +22,7 @@ import { LedgerStreamConsumer } from './ledger/stream-consumer.js';
 import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { Scheduler } from './jobs/scheduler.js';
 import { MemorySpendStore } from './store/memory.js';
 import { RedisSpendStore } from './store/redis.js';
 
@@ -35,6 +36,8 @@ export interface Services {
   readonly invalidation: InvalidationBus;
   readonly guard: BudgetGuard;
   readonly settlement: Settlement;
+  /** Scheduled jobs (resets, override expiry, outbox delivery); tests run them with `runNow`. */
+  readonly scheduler: Scheduler;
   readonly readiness: readonly ReadinessCheck[];
   /** Which adapters run, for the start-up log. */
   readonly mode: { readonly database: Database['kind']; readonly store: 'redis' | 'in-process' };
@@ -87,6 +90,9 @@ export async function startServices(
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
   metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
 
+  const scheduler = new Scheduler(database.db, metrics, logger, now);
+  scheduler.start();
+
   const readiness: ReadinessCheck[] = [
     { name: 'database', check: () => database.ping() },
     ...(redis ? [{ name: 'store', check: async () => void (await redis.ping()) }] : []),
@@ -99,10 +105,12 @@ export async function startServices(
     invalidation,
     guard,
     settlement,
+    scheduler,
     readiness,
     mode: { database: database.kind, store: redis ? 'redis' : 'in-process' },
     async stop() {
       clearInterval(priceTimer);
+      await scheduler.stop();
       settlement.stop();
       await settlement.flush();
       guard.retireLeases();
