@@ -69,3 +69,8 @@ export interface SpendStore {
   read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]>;
   close(): Promise<void>;
 }
+
+/** The key of a tenant's USD bucket for the period starting at `periodStartMs`: a new period is a new key. */
+export function tenantBucketKey(tenantId: string, periodStartMs: number): string {
+  return `tenant:${tenantId}:${periodStartMs}:usd`;
+}

@@ -1,4 +1,4 @@
-import type { BucketReservation, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import { tenantBucketKey, type BucketReservation, type ReserveOutcome, type SpendStore } from '../budget/spend-store.js';
 import { estimateCost, type ModelPrice } from '../budget/cost.js';
 import { effectiveBudget } from '../budget/override.js';
 import { currentPeriod, type Period } from '../budget/period.js';
@@ -171,7 +171,7 @@ export class BudgetGuard {
     return {
       period,
       lines: budgetLines(effective, tenant.alertThreshold, tenant.graceThreshold),
-      bucketKey: `tenant:${tenant.tenantId}:${period.startMs}:usd`,
+      bucketKey: tenantBucketKey(tenant.tenantId, period.startMs),
     };
   }
 

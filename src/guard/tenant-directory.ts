@@ -5,6 +5,7 @@ import type { Period } from '../budget/period.js';
 import type { Db } from '../db/client.js';
 import { findActiveKey, hashKey, type KeyOrigin } from '../db/keys.js';
 import { activeOverride } from '../db/overrides.js';
+import type { BudgetOverride, Tenant } from '../db/schema.js';
 import { getTenant } from '../db/tenants.js';
 
 /** What the hot path needs to know about a tenant, in domain units. */
@@ -116,16 +117,20 @@ export class TenantDirectory {
 
   async #loadTenant(tenantId: string): Promise<TenantPolicy | undefined> {
     const [row, override] = await Promise.all([getTenant(this.db, tenantId), activeOverride(this.db, tenantId, new Date(this.now()))]);
-    if (!row) return undefined;
-    return {
-      tenantId: row.tenantId,
-      maxBudgetMicros: row.maxBudgetMicros,
-      alertThreshold: row.alertThreshold,
-      graceThreshold: row.graceThreshold,
-      duration: parseDuration(row.budgetDuration),
-      period: { startMs: row.periodStartedAt.getTime(), endMs: row.budgetResetAt.getTime() },
-      upstreamKey: row.upstreamKey,
-      override: override && { amountMicros: override.overrideAmountMicros, expiresAtMs: override.expiresAt.getTime() },
-    };
+    return row && tenantPolicy(row, override);
   }
+}
+
+/** A tenant row (and its active override) in domain units. */
+export function tenantPolicy(row: Tenant, override: BudgetOverride | undefined): TenantPolicy {
+  return {
+    tenantId: row.tenantId,
+    maxBudgetMicros: row.maxBudgetMicros,
+    alertThreshold: row.alertThreshold,
+    graceThreshold: row.graceThreshold,
+    duration: parseDuration(row.budgetDuration),
+    period: { startMs: row.periodStartedAt.getTime(), endMs: row.budgetResetAt.getTime() },
+    upstreamKey: row.upstreamKey,
+    override: override && { amountMicros: override.overrideAmountMicros, expiresAtMs: override.expiresAt.getTime() },
+  };
 }
