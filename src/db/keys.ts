@@ -77,14 +77,23 @@ export async function findActiveKey(db: Db, keyHash: string): Promise<ActiveKey 
   return found;
 }
 
-/** Whether this call revoked the key (false: unknown, another tenant's, or already revoked). */
-export async function revokeKey(db: Db, tenantId: string, keyId: string): Promise<boolean> {
-  const revoked = await db
+/** The revoked key's hash (for cache invalidation), or undefined: unknown, another tenant's, or already revoked. */
+export async function revokeKey(db: Db, tenantId: string, keyId: string): Promise<{ keyHash: string; prefix: string } | undefined> {
+  const [revoked] = await db
     .update(apiKeys)
     .set({ revokedAt: sql`now()` })
     .where(and(eq(apiKeys.keyId, keyId), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
-    .returning({ keyId: apiKeys.keyId });
-  return revoked.length > 0;
+    .returning({ keyHash: apiKeys.keyHash, prefix: apiKeys.prefix });
+  return revoked;
+}
+
+/** The tenant's unrevoked keys registered from LiteLLM: the ones the LiteLLM key sync updates. */
+export async function registeredKeys(db: Db, tenantId: string): Promise<{ keyId: string; keyHash: string }[]> {
+  return db
+    .select({ keyId: apiKeys.keyId, keyHash: apiKeys.keyHash })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.origin, 'registered'), isNull(apiKeys.revokedAt)))
+    .orderBy(apiKeys.createdAt);
 }
 
 /** Uniform base62 characters: bytes at or above 248 (= 4 * 62) are discarded, so there is no modulo bias. */

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { eq, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { jobLeases } from '../db/schema.js';
 
@@ -19,7 +19,8 @@ export async function takeJobLease(db: Db, job: string, holder: string, nowMs: n
     .onConflictDoUpdate({
       target: jobLeases.job,
       set: { holder, expiresAt },
-      setWhere: sql`${jobLeases.expiresAt} <= ${now} or ${jobLeases.holder} = ${holder}`,
+      // Through the column (not a raw template) so the Date is encoded: postgres-js cannot bind a bare Date.
+      setWhere: or(lte(jobLeases.expiresAt, now), eq(jobLeases.holder, holder)),
     })
     .returning({ job: jobLeases.job });
   return taken.length > 0;

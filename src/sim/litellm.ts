@@ -5,11 +5,12 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SimKeys, type SimKeyApiOptions } from './keys.js';
 import * as p from './payloads.js';
 import { type StreamPlan, chatStream, completionStream, responsesStream } from './streams.js';
 import { type Exchange, headerFlag, headerNumber, headerStatus, newExchange, sendError, sendJson, startStream } from './wire.js';
 
-export interface SimOptions {
+export interface SimOptions extends SimKeyApiOptions {
   latencyMs: number;
   chunkDelayMs: number;
   chunks: number;
@@ -36,6 +37,8 @@ export interface SimLiteLLM {
   /** Latency or chunk-pacing timers still pending (close() must leave none). */
   pendingTimers(): number;
   requests: SimRequestInfo[];
+  /** Virtual keys the key management endpoints know (`keys.add(key)`), with their spend and metadata. */
+  keys: SimKeys;
   close(): Promise<void>;
 }
 
@@ -48,6 +51,9 @@ const DEFAULTS: SimOptions = {
   streamUsageCost: false,
   inputCostPerToken: 0.000001,
   outputCostPerToken: 0.000002,
+  masterKey: 'sk-sim-master',
+  keyApiStatus: 0,
+  keyResetRoute: true,
 };
 const MAX_CHUNKS = 10_000;
 const REQUEST_LOG_SIZE = 100;
@@ -79,6 +85,7 @@ class Simulator implements SimLiteLLM {
   port = 0;
   readonly events = new EventEmitter();
   readonly requests: SimRequestInfo[] = [];
+  readonly keys = new SimKeys();
   private readonly active = new Set<Exchange>();
   private closing = false;
   private readonly server = createServer((req, res) => this.onRequest(req, res));
@@ -184,6 +191,7 @@ class Simulator implements SimLiteLLM {
     const path = routePath(ex.info.path);
     const forced = headerStatus(headers['x-sim-status']);
     if (forced) return sendError(ex, forced);
+    if (path.startsWith('/key/') && this.keys.handle(ex, method, path, body, this.options)) return;
     const route = this.routes.get(`${method} ${path}`);
     if (!route) {
       if (method === 'GET' && path.startsWith('/models/')) return this.model(ex, path.slice(8));

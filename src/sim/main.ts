@@ -33,6 +33,8 @@ function readEnv(): Partial<SimOptions> & { port: number; host: string } {
     errorRate: envNumber('SIM_ERROR_RATE', 0, rate, 'a number between 0 and 1'),
     disconnectRate: envNumber('SIM_DISCONNECT_RATE', 0, rate, 'a number between 0 and 1'),
     streamUsageCost: envFlag('SIM_STREAM_USAGE_COST', false),
+    // The key management endpoints (/key/update, /key/{key}/reset_spend) accept only this key.
+    masterKey: process.env.SIM_MASTER_KEY || undefined,
   };
 }
 

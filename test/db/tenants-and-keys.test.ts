@@ -160,12 +160,12 @@ forEachDatabase('tenants and keys', (t) => {
     it('stops finding a key once it is revoked', async () => {
       const tenant = await createTenant(t.db);
       const { keyId, key } = await createKey(t.db, tenant.tenantId);
-      expect(await revokeKey(t.db, 'another-tenant', keyId)).toBe(false);
+      expect(await revokeKey(t.db, 'another-tenant', keyId)).toBeUndefined();
       expect(await findActiveKey(t.db, hashKey(key))).toBeDefined();
 
-      expect(await revokeKey(t.db, tenant.tenantId, keyId)).toBe(true);
+      expect(await revokeKey(t.db, tenant.tenantId, keyId)).toEqual({ keyHash: hashKey(key), prefix: key.slice(0, 10) });
       expect(await findActiveKey(t.db, hashKey(key))).toBeUndefined();
-      expect(await revokeKey(t.db, tenant.tenantId, keyId)).toBe(false);
+      expect(await revokeKey(t.db, tenant.tenantId, keyId)).toBeUndefined();
     });
 
     it("does not find a deleted tenant's keys", async () => {

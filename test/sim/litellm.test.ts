@@ -259,3 +259,29 @@ describe('lifecycle', () => {
     expect(other.pendingTimers()).toBe(0);
   });
 });
+
+describe('key management routes', () => {
+  const post = (path: string, body: unknown, key = sim.options.masterKey) =>
+    fetch(`${sim.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('update a virtual key found by its plain key or its SHA-256 hash, for the master key only', async () => {
+    const key = sim.keys.add('sk-sim-virtual-1', 4);
+    expect((await post('/key/update', { key: key.token, spend: 0 }, 'sk-not-master')).status).toBe(401);
+    expect((await post('/key/update', { key: 'sk-sim-virtual-1', temp_budget_increase: 5 })).status).toBe(422);
+    expect((await post('/key/update', { key: 'sk-sim-virtual-1', temp_budget_increase: 5, temp_budget_expiry: '2026-01-01T00:00:00' })).status).toBe(200);
+    expect((await post(`/key/${key.token}/reset_spend`, { reset_to: 0 })).status).toBe(200);
+    expect(key).toMatchObject({ spend: 0, metadata: { temp_budget_increase: 5, temp_budget_expiry: '2026-01-01T00:00:00' } });
+    expect((await post('/key/update', { key: 'f'.repeat(64), spend: 0 })).status).toBe(404);
+  });
+
+  it('answer as told: an outage status, or the 404 of a LiteLLM without reset_spend', async () => {
+    const key = sim.keys.add('sk-sim-virtual-2', 4);
+    sim.options.keyApiStatus = 503;
+    expect((await post('/key/update', { key: key.token, spend: 0 })).status).toBe(503);
+    sim.options.keyApiStatus = 0;
+    sim.options.keyResetRoute = false;
+    const old = await post(`/key/${key.token}/reset_spend`, { reset_to: 0 });
+    expect([old.status, await old.json()]).toEqual([404, { detail: 'Not Found' }]);
+    expect(key.spend).toBe(4);
+  });
+});
