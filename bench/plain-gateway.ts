@@ -39,6 +39,7 @@ const fixedCaller: Caller = {
     graceThreshold: 110,
     duration: DURATION,
     period: PERIOD,
+    anchorMs: PERIOD.endMs,
     upstreamKey: null,
     override: undefined,
   },

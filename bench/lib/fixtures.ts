@@ -150,7 +150,8 @@ async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-function redact(url: string): string {
+/** The URL with its password masked, for messages. */
+export function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';

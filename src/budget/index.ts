@@ -10,7 +10,7 @@ export { addDuration, parseDuration, parseOverrideDuration, type Duration } from
 export { estimateTokens, type EstimateInput, type EstimateOptions } from './estimate.js';
 export { formatUsd, microsToUsd, usdToMicros, type Micros } from './money.js';
 export { effectiveBudget, type Override } from './override.js';
-export { currentPeriod, firstPeriod, type Period } from './period.js';
+export { currentPeriod, firstPeriod, replacedPeriod, type Period } from './period.js';
 export {
   admits,
   budgetLines,

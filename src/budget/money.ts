@@ -42,6 +42,19 @@ export function usdToMicros(usd: number): Micros {
   throw new RangeError(`amount ${String(usd)} has more than 6 decimals`);
 }
 
+/**
+ * USD from a source that sends binary floats with any number of decimals (LiteLLM's `spend`) →
+ * the nearest micro-dollar. Only an exact half micro-dollar can round differently from decimal
+ * arithmetic, and there either neighbour is as right.
+ */
+export function usdToNearestMicros(usd: number): Micros {
+  const micros = Math.round(usd * MICROS_PER_USD);
+  if (!(usd >= 0) || !Number.isSafeInteger(micros)) {
+    throw new RangeError(`amount must be a finite number from 0 to ${formatUsd(Number.MAX_SAFE_INTEGER)} USD, got ${String(usd)}`);
+  }
+  return micros;
+}
+
 /** Micros → USD as a JSON number (the nearest double to the exact decimal). */
 export function microsToUsd(micros: Micros): number {
   assertMicros(micros);

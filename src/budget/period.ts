@@ -5,17 +5,39 @@ export type Period = { startMs: number; endMs: number };
 
 /**
  * The period that holds `nowMs`. Requests see a new period at the boundary even if the reset job
- * has not run (CONTRACT §3), so at `nowMs === endMs` the next one has begun. Later boundaries lie
- * on the grid `stored.endMs + k·duration` (k ≥ 1); missed periods are skipped, not replayed, and k
- * is computed, not stepped to, so years of downtime cost no more than one period.
+ * has not run (CONTRACT §3), so at `nowMs === endMs` the next one has begun. Boundaries lie on the
+ * grid `anchorMs + k·duration` (`stored.endMs` must be one of them): the grid, not the stored end,
+ * because calendar months clamp. From a stored end of Jan 31 the job stores Feb 28, and stepping on
+ * from there would give Mar 28 where a replica still holding Jan 31 computes Mar 31. Missed
+ * periods are skipped, not replayed, and k is computed, not stepped to, so years of downtime cost
+ * no more than one period.
  */
-export function currentPeriod(stored: Period, duration: Duration, nowMs: number): Period {
+export function currentPeriod(stored: Period, duration: Duration, nowMs: number, anchorMs = stored.endMs): Period {
   if (nowMs < stored.endMs) return stored;
-  const k = boundariesPassed(stored.endMs, duration, nowMs);
+  const k = boundariesPassed(anchorMs, duration, nowMs);
   return {
-    startMs: addDuration(stored.endMs, duration, k),
-    endMs: addDuration(stored.endMs, duration, k + 1),
+    startMs: addDuration(anchorMs, duration, k),
+    endMs: addDuration(anchorMs, duration, k + 1),
   };
+}
+
+/**
+ * The period and grid anchor after a tenant's configuration is replaced (CONTRACT §3), from the
+ * period current at the time: a new `budget_reset_at` moves its end and the grid goes on from
+ * there; a new duration applies from the next reset, so the grid restarts at its end. Undefined
+ * when neither changes: the stored period and grid stay as they are. Echoing the current end back
+ * (a client's read-modify-write) is no change, or a grid clamped to Feb 28 would stay on the 28th.
+ */
+export function replacedPeriod(
+  current: Period,
+  duration: Duration,
+  change: { readonly duration: Duration; readonly resetAtMs?: number | undefined },
+): { period: Period; anchorMs: number } | undefined {
+  if (change.resetAtMs !== undefined && change.resetAtMs !== current.endMs) {
+    return { period: { startMs: current.startMs, endMs: change.resetAtMs }, anchorMs: change.resetAtMs };
+  }
+  const same = change.duration.count === duration.count && change.duration.unit === duration.unit;
+  return same ? undefined : { period: current, anchorMs: current.endMs };
 }
 
 /**
@@ -31,7 +53,7 @@ export function firstPeriod(createdMs: number, duration: Duration, resetAtMs?: n
   return { startMs: createdMs, endMs };
 }
 
-/** The largest k ≥ 0 with addDuration(anchorMs, duration, k) <= nowMs, given anchorMs <= nowMs. */
+/** The largest k with addDuration(anchorMs, duration, k) <= nowMs. */
 function boundariesPassed(anchorMs: number, duration: Duration, nowMs: number): number {
   const length = fixedLengthMs(duration);
   // Integer division of safe integers is exact under Math.floor; months are estimated from the

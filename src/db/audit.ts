@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { auditLog, notificationOutbox, type AuditEntry } from './schema.js';
 
@@ -54,17 +54,20 @@ export async function recordAudit(db: Db, ...records: AuditRecord[]): Promise<vo
   );
 }
 
+/**
+ * The rows go in as one JSON array parameter that PostgreSQL expands itself (as the ledger's do):
+ * the reset job queues thousands of LiteLLM sync rows at once, and as bound parameters those cost
+ * more in JavaScript than the insert does in the database, and could pass the protocol's limit of
+ * 65,535 parameters.
+ */
 export async function queueNotifications(db: Db, ...notifications: QueuedNotification[]): Promise<void> {
   if (notifications.length === 0) return;
-  await db.insert(notificationOutbox).values(
-    notifications.map((n) => ({
-      event: n.event,
-      tenantId: n.tenantId,
-      message: n.message,
-      data: n.data,
-      channel: n.channel ?? 'notify',
-    })),
+  const rows = JSON.stringify(
+    notifications.map((n) => ({ event: n.event, tenant_id: n.tenantId, message: n.message, data: n.data, channel: n.channel ?? 'notify' })),
   );
+  await db.execute(sql`insert into ${notificationOutbox} (event, tenant_id, message, data, channel)
+    select event, tenant_id, message, data, channel
+    from jsonb_to_recordset(${rows}::jsonb) as n(event text, tenant_id text, message text, data jsonb, channel text)`);
 }
 
 /** Newest first. */

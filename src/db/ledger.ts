@@ -1,4 +1,4 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { usageLedger, type LedgerRow } from './schema.js';
 
@@ -62,4 +62,48 @@ export async function periodSpend(db: Db, tenantId: string, periodStartedAt: Dat
     .from(usageLedger)
     .where(and(eq(usageLedger.tenantId, tenantId), eq(usageLedger.periodStartedAt, periodStartedAt)));
   return totals!;
+}
+
+/** A tenant's ledger rows, newest first, optionally within [from, to). */
+export async function listLedgerRows(
+  db: Db,
+  tenantId: string,
+  range: { from?: Date | undefined; to?: Date | undefined; limit: number },
+): Promise<LedgerRow[]> {
+  return db
+    .select()
+    .from(usageLedger)
+    .where(
+      and(
+        eq(usageLedger.tenantId, tenantId),
+        range.from === undefined ? undefined : gte(usageLedger.createdAt, range.from),
+        range.to === undefined ? undefined : lt(usageLedger.createdAt, range.to),
+      ),
+    )
+    .orderBy(desc(usageLedger.createdAt), desc(usageLedger.requestId))
+    .limit(range.limit);
+}
+
+/**
+ * What each of many (tenant, period) pairs cost, by the ledger, in one grouped query (the pairs go
+ * in as one JSON parameter); pairs without rows are left out.
+ */
+export async function periodSpends(
+  db: Db,
+  periods: readonly { readonly tenantId: string; readonly periodStartedAt: Date }[],
+): Promise<{ tenantId: string; periodStartedAt: Date; costMicros: number }[]> {
+  if (periods.length === 0) return [];
+  const pairs = JSON.stringify(periods.map((p) => ({ tenant_id: p.tenantId, period_started_at: p.periodStartedAt.toISOString() })));
+  return db
+    .select({
+      tenantId: usageLedger.tenantId,
+      periodStartedAt: usageLedger.periodStartedAt,
+      costMicros: sql`sum(${usageLedger.costMicros})`.mapWith(Number),
+    })
+    .from(usageLedger)
+    .where(
+      sql`(${usageLedger.tenantId}, ${usageLedger.periodStartedAt}) in (select tenant_id, period_started_at
+        from jsonb_to_recordset(${pairs}::jsonb) as p(tenant_id text, period_started_at timestamptz))`,
+    )
+    .groupBy(usageLedger.tenantId, usageLedger.periodStartedAt);
 }

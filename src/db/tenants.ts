@@ -1,4 +1,6 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { parseDuration } from '../budget/duration.js';
+import { currentPeriod, replacedPeriod } from '../budget/period.js';
 import type { Db } from './client.js';
 import { apiKeys, budgetOverrides, tenants, type Tenant } from './schema.js';
 
@@ -19,6 +21,12 @@ export interface TenantConfig {
   readonly firstPeriod: { readonly startedAt: Date; readonly resetAt: Date };
   /** On replace: moves the current period's end when given, else the end stays. */
   readonly budgetResetAt?: Date | undefined;
+  /**
+   * On replace: the gateway's clock, so a period already over (the reset job not yet run) is
+   * rolled forward before a new end or duration applies to it. Without it the stored period is
+   * taken as the current one.
+   */
+  readonly nowMs?: number | undefined;
   /** Write-only secret: undefined keeps the stored one, null clears it. */
   readonly upstreamKey?: string | null | undefined;
 }
@@ -51,15 +59,11 @@ export async function upsertTenant(db: Db, config: TenantConfig): Promise<{ crea
     upstreamKey: config.upstreamKey,
   };
   return db.transaction(async (tx) => {
-    const [current] = await tx
-      .select({ deletedAt: tenants.deletedAt })
-      .from(tenants)
-      .where(eq(tenants.tenantId, config.tenantId))
-      .for('update');
+    const [current] = await tx.select().from(tenants).where(eq(tenants.tenantId, config.tenantId)).for('update');
     if (current !== undefined && current.deletedAt === null) {
       const [tenant] = await tx
         .update(tenants)
-        .set({ ...settings, budgetResetAt: config.budgetResetAt, updatedAt: sql`now()` })
+        .set({ ...settings, ...periodOnReplace(current, config), updatedAt: sql`now()` })
         .where(eq(tenants.tenantId, config.tenantId))
         .returning();
       return { created: false, tenant: tenant! };
@@ -69,6 +73,7 @@ export async function upsertTenant(db: Db, config: TenantConfig): Promise<{ crea
       upstreamKey: config.upstreamKey ?? null,
       periodStartedAt: config.firstPeriod.startedAt,
       budgetResetAt: config.firstPeriod.resetAt,
+      periodAnchorAt: config.firstPeriod.resetAt,
       createdAt: sql`now()`,
       updatedAt: sql`now()`,
       deletedAt: null,
@@ -81,6 +86,24 @@ export async function upsertTenant(db: Db, config: TenantConfig): Promise<{ crea
       .returning();
     return { created: true, tenant: tenant! };
   });
+}
+
+/** The period columns a replace writes: none unless the end or the duration changes. */
+function periodOnReplace(stored: Tenant, config: TenantConfig): Partial<Tenant> {
+  const duration = parseDuration(stored.budgetDuration);
+  const anchorMs = (stored.periodAnchorAt ?? stored.budgetResetAt).getTime();
+  const period = { startMs: stored.periodStartedAt.getTime(), endMs: stored.budgetResetAt.getTime() };
+  const current = config.nowMs === undefined ? period : currentPeriod(period, duration, config.nowMs, anchorMs);
+  const replaced = replacedPeriod(current, duration, {
+    duration: parseDuration(config.budgetDuration),
+    resetAtMs: config.budgetResetAt?.getTime(),
+  });
+  if (replaced === undefined) return {};
+  return {
+    periodStartedAt: new Date(replaced.period.startMs),
+    budgetResetAt: new Date(replaced.period.endMs),
+    periodAnchorAt: new Date(replaced.anchorMs),
+  };
 }
 
 /** Keyset pagination in tenant_id order: stable while tenants are added or deleted between pages. */

@@ -166,7 +166,7 @@ export class BudgetGuard {
 
   #budgetOf(caller: Caller, nowMs: number): { period: Period; lines: BudgetLines; bucketKey: string } {
     const tenant = caller.tenant;
-    const period = currentPeriod(tenant.period, tenant.duration, nowMs);
+    const period = currentPeriod(tenant.period, tenant.duration, nowMs, tenant.anchorMs);
     const effective = effectiveBudget(tenant.maxBudgetMicros, tenant.override, nowMs);
     return {
       period,

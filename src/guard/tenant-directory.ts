@@ -17,6 +17,8 @@ export interface TenantPolicy {
   readonly duration: Duration;
   /** The period as stored; requests roll it forward themselves at the boundary. */
   readonly period: Period;
+  /** Where the period grid starts: later boundaries are `anchorMs + k·duration`. */
+  readonly anchorMs: number;
   readonly upstreamKey: string | null;
   readonly override: Override | undefined;
 }
@@ -130,6 +132,7 @@ export function tenantPolicy(row: Tenant, override: BudgetOverride | undefined):
     graceThreshold: row.graceThreshold,
     duration: parseDuration(row.budgetDuration),
     period: { startMs: row.periodStartedAt.getTime(), endMs: row.budgetResetAt.getTime() },
+    anchorMs: (row.periodAnchorAt ?? row.budgetResetAt).getTime(),
     upstreamKey: row.upstreamKey,
     override: override && { amountMicros: override.overrideAmountMicros, expiresAtMs: override.expiresAt.getTime() },
   };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addDuration, currentPeriod, firstPeriod, type Duration, type Period } from '../../src/budget/index.js';
+import { addDuration, currentPeriod, firstPeriod, replacedPeriod, type Duration, type Period } from '../../src/budget/index.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -157,5 +157,98 @@ describe('firstPeriod', () => {
       endMs: at('2025-04-01T00:00:00Z'),
     });
     expect(firstPeriod(createdMs, day, createdMs)).toEqual({ startMs: createdMs, endMs: createdMs + DAY });
+  });
+});
+
+describe('the period grid: boundaries at anchor + k·duration, wherever the stored period is', () => {
+  const anchorMs = at('2025-01-31T00:00:00Z');
+  const january: Period = { startMs: at('2024-12-31T00:00:00Z'), endMs: anchorMs };
+  /** What the reset job stores when it runs at `nowMs`: the current period, the anchor unchanged. */
+  const roll = (stored: Period, duration: Duration, nowMs: number, anchor: number): Period =>
+    currentPeriod(stored, duration, nowMs, anchor);
+
+  it('keeps monthly periods on the 31st across February whether or not the job ran', () => {
+    const rolledInFebruary = roll(january, monthly, at('2025-02-01T00:00:00Z'), anchorMs);
+    expect(isoPeriod(rolledInFebruary)).toEqual(['2025-01-31T00:00:00.000Z', '2025-02-28T00:00:00.000Z']);
+    for (const stored of [january, rolledInFebruary]) {
+      expect(isoPeriod(currentPeriod(stored, monthly, at('2025-03-15T00:00:00Z'), anchorMs))).toEqual([
+        '2025-02-28T00:00:00.000Z',
+        '2025-03-31T00:00:00.000Z',
+      ]);
+      expect(isoPeriod(currentPeriod(stored, monthly, at('2025-03-31T00:00:00Z'), anchorMs))).toEqual([
+        '2025-03-31T00:00:00.000Z',
+        '2025-04-30T00:00:00.000Z',
+      ]);
+    }
+  });
+
+  it('would drift to the 28th if the stored end were the grid (why the anchor is kept)', () => {
+    const rolledInFebruary = roll(january, monthly, at('2025-02-01T00:00:00Z'), anchorMs);
+    expect(isoPeriod(currentPeriod(rolledInFebruary, monthly, at('2025-03-15T00:00:00Z')))).toEqual([
+      '2025-02-28T00:00:00.000Z',
+      '2025-03-28T00:00:00.000Z',
+    ]);
+  });
+
+  const anyDuration = fc.oneof(
+    fc.record({ count: fc.integer({ min: 1, max: 48 }), unit: fc.constantFrom('h' as const, 'd' as const, 'w' as const) }),
+    fc.record({ count: fc.integer({ min: 1, max: 13 }), unit: fc.constant('mo' as const) }),
+  );
+
+  it('gives every replica the same period however many times (and when) the job rolled it', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: at('2100-01-01T00:00:00Z') }),
+        anyDuration,
+        fc.array(fc.integer({ min: 0, max: 2e11 }), { maxLength: 6 }),
+        fc.integer({ min: 0, max: 2e11 }),
+        (anchor, duration, jobGaps, queryGap) => {
+          const original: Period = { startMs: anchor - 1, endMs: anchor };
+          let stored = original;
+          let nowMs = anchor;
+          for (const gap of jobGaps) {
+            nowMs += gap;
+            stored = roll(stored, duration, nowMs, anchor);
+          }
+          const queryMs = nowMs + queryGap;
+          expect(currentPeriod(stored, duration, queryMs, anchor)).toEqual(currentPeriod(original, duration, queryMs, anchor));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('replacedPeriod (a PUT of the tenant config)', () => {
+  const current: Period = { startMs: at('2025-01-01T00:00:00Z'), endMs: at('2025-02-01T00:00:00Z') };
+  const weekly: Duration = { count: 1, unit: 'w' };
+
+  it('applies a new duration from the next boundary: the current period keeps its end', () => {
+    const replaced = replacedPeriod(current, monthly, { duration: weekly })!;
+    expect(replaced).toEqual({ period: current, anchorMs: current.endMs });
+    expect(currentPeriod(replaced.period, weekly, at('2025-01-31T23:59:59.999Z'), replaced.anchorMs)).toBe(current);
+    expect(isoPeriod(currentPeriod(replaced.period, weekly, at('2025-02-01T00:00:00Z'), replaced.anchorMs))).toEqual([
+      '2025-02-01T00:00:00.000Z',
+      '2025-02-08T00:00:00.000Z',
+    ]);
+    expect(isoPeriod(currentPeriod(replaced.period, weekly, at('2025-02-10T00:00:00Z'), replaced.anchorMs))).toEqual([
+      '2025-02-08T00:00:00.000Z',
+      '2025-02-15T00:00:00.000Z',
+    ]);
+  });
+
+  it('moves the current period\'s end to a new budget_reset_at and continues the grid from it', () => {
+    const resetAtMs = at('2025-01-31T00:00:00Z');
+    const replaced = replacedPeriod(current, monthly, { duration: monthly, resetAtMs })!;
+    expect(replaced).toEqual({ period: { startMs: current.startMs, endMs: resetAtMs }, anchorMs: resetAtMs });
+    expect(isoPeriod(currentPeriod(replaced.period, monthly, at('2025-03-31T00:00:00Z'), replaced.anchorMs))).toEqual([
+      '2025-03-31T00:00:00.000Z',
+      '2025-04-30T00:00:00.000Z',
+    ]);
+  });
+
+  it('changes nothing when neither the duration nor the end changes, also when the end is echoed back', () => {
+    expect(replacedPeriod(current, monthly, { duration: { count: 1, unit: 'mo' } })).toBeUndefined();
+    expect(replacedPeriod(current, monthly, { duration: monthly, resetAtMs: current.endMs })).toBeUndefined();
   });
 });
