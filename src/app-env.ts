@@ -14,6 +14,8 @@ export interface AppVariables {
   budgetHeaders: Readonly<Record<string, string>> | undefined;
   /** Time the upstream took, once it answered. */
   upstreamMs: number | undefined;
+  /** Admin routes: who is acting, for the audit log (the admin key's fingerprint). */
+  actor: string;
 }
 
 export type AppEnv = { Bindings: HttpBindings; Variables: AppVariables };

@@ -1,5 +1,8 @@
 import { Hono, type Context } from 'hono';
+import { adminRoutes, type AdminRoutesDeps } from './admin/routes.js';
+import { litellmAlertRoutes, type LitellmAlertDeps } from './alerts/routes.js';
 import type { AppEnv } from './app-env.js';
+import { isDatabaseUnavailable } from './db/errors.js';
 import { GatewayError, errorResponse, internalError } from './errors.js';
 import { healthRoutes, type ReadinessCheck } from './http/health.js';
 import type { InFlight } from './http/in-flight.js';
@@ -10,6 +13,10 @@ import { PROXY_ROUTES } from './proxy/routes.js';
 export interface AppDeps extends ForwardDeps {
   readonly inFlight: InFlight;
   readonly readiness: readonly ReadinessCheck[];
+  /** The admin API; absent where there is no database (the bench's plain proxy). */
+  readonly admin?: AdminRoutesDeps;
+  /** The inbound LiteLLM alert webhook; absent where there is no database (the bench's plain proxy). */
+  readonly litellmAlerts?: LitellmAlertDeps;
 }
 
 /** Builds the HTTP app from its parts; no I/O happens here, so tests build one per case. */
@@ -17,6 +24,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(observe(deps.metrics, deps.inFlight));
   app.route('/', healthRoutes(deps.metrics, deps.readiness));
+  if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.litellmAlerts) app.route('/', litellmAlertRoutes(deps.litellmAlerts));
   for (const route of PROXY_ROUTES) {
     const handler = forward(deps, route);
     for (const pattern of route.patterns) app.all(pattern, handler);
@@ -27,6 +36,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.onError((err, c) => {
     if (err instanceof GatewayError) return renderError(c, err);
+    if (isDatabaseUnavailable(err)) {
+      deps.logger.error({ err: (err as Error).message, route: c.get('route') }, 'database unavailable');
+      return renderError(c, new GatewayError('database_unavailable', 'The database is unavailable; try again shortly.', { 'retry-after': '5' }));
+    }
     deps.logger.error({ err, route: c.get('route') }, 'unhandled error');
     return renderError(c, internalError());
   });

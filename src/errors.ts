@@ -7,6 +7,7 @@
 export type ErrorCode =
   | 'budget_exceeded'
   | 'invalid_api_key'
+  | 'invalid_webhook_secret'
   | 'invalid_json'
   | 'request_too_large'
   | 'not_found'
@@ -15,6 +16,9 @@ export type ErrorCode =
   | 'upstream_timeout'
   | 'budget_store_unavailable'
   | 'invalid_field'
+  | 'override_active'
+  | 'key_already_registered'
+  | 'database_unavailable'
   | 'internal_error';
 
 interface ErrorKind {
@@ -25,6 +29,8 @@ interface ErrorKind {
 const KINDS: Record<ErrorCode, ErrorKind> = {
   budget_exceeded: { status: 402, type: 'budget_exceeded' },
   invalid_api_key: { status: 401, type: 'authentication_error' },
+  // The inbound LiteLLM alert webhook (CONTRACT section 7): neither signature nor token proves the secret.
+  invalid_webhook_secret: { status: 401, type: 'authentication_error' },
   invalid_json: { status: 400, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
@@ -33,6 +39,10 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   upstream_timeout: { status: 504, type: 'upstream_error' },
   budget_store_unavailable: { status: 503, type: 'budget_unavailable' },
   invalid_field: { status: 422, type: 'validation_error' },
+  // Admin conflicts and outages beyond the contract's table, in its shape.
+  override_active: { status: 409, type: 'invalid_request_error' },
+  key_already_registered: { status: 409, type: 'invalid_request_error' },
+  database_unavailable: { status: 503, type: 'service_unavailable' },
   internal_error: { status: 500, type: 'internal_error' },
 };
 

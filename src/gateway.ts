@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
+import { generateAdminKey } from './admin/auth.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { InFlight } from './http/in-flight.js';
+import { resetBudgetNow } from './jobs/manual-reset.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createBreaker } from './proxy/breaker.js';
@@ -56,6 +58,24 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
     settlement: services.settlement,
     maxBodyBytes: config.maxBodyBytes,
     gatewayUpstreamKey: config.litellmApiKey,
+    admin: {
+      db: services.database.db,
+      store: services.store,
+      invalidation: services.invalidation,
+      logger,
+      now,
+      tenantDefaults: config.configFile.tenant_defaults,
+      litellmSync: config.litellmMasterKey !== undefined,
+      adminKey: adminKeyFor(config, logger),
+      resetBudget: (tenantId, actor) =>
+        resetBudgetNow(
+          { db: services.database.db, store: services.store, invalidation: services.invalidation, logger, litellmSync: config.litellmMasterKey !== undefined },
+          tenantId,
+          actor,
+          now(),
+        ),
+    },
+    litellmAlerts: { db: services.database.db, secret: config.litellmWebhookSecret, now, logger },
   });
 
   const { server, url, port } = await listen(app.fetch, config.port, config.host);
@@ -80,6 +100,18 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
       return { drained };
     },
   };
+}
+
+/**
+ * ADMIN_API_KEY, or one generated for this process and printed once (CONTRACT section 1): on
+ * stderr, whatever LOG_LEVEL says, and never into the JSON log stream that log shippers keep.
+ */
+function adminKeyFor(config: Config, logger: Logger): string {
+  if (config.adminApiKey !== undefined) return config.adminApiKey;
+  const generated = generateAdminKey();
+  process.stderr.write(`ADMIN_API_KEY is not set; the admin key for this process is: ${generated}\n`);
+  logger.warn('ADMIN_API_KEY is not set: generated an admin key for this process (printed once on stderr)');
+  return generated;
 }
 
 /** Serves the app on Node's HTTP server; resolves once listening, with the URL it answers on. */

@@ -22,7 +22,14 @@ import { LedgerStreamConsumer } from './ledger/stream-consumer.js';
 import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { budgetResetJob } from './jobs/budget-reset.js';
+import { outboxDelivery } from './jobs/outbox-delivery.js';
+import { overrideExpiryJob } from './jobs/override-expiry.js';
 import { Scheduler } from './jobs/scheduler.js';
+import { litellmKeySink } from './notify/litellm-keys.js';
+import type { Sink } from './notify/sink.js';
+import { slackSink } from './notify/slack.js';
+import { webhookSink } from './notify/webhook.js';
 import { MemorySpendStore } from './store/memory.js';
 import { RedisSpendStore } from './store/redis.js';
 
@@ -91,6 +98,11 @@ export async function startServices(
   metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
 
   const scheduler = new Scheduler(database.db, metrics, logger, now);
+  const sinks = notificationSinks(config, database, logger);
+  if (sinks.length > 0) scheduler.add(outboxDelivery({ db: database.db, sinks, logger }));
+  const litellmSync = config.litellmMasterKey !== undefined;
+  scheduler.add(budgetResetJob({ db: database.db, store: ledger.store, logger, litellmSync }, config.resetCron));
+  scheduler.add(overrideExpiryJob({ db: database.db, invalidation, logger, litellmSync }, config.overrideExpiryCron));
   scheduler.start();
 
   const readiness: ReadinessCheck[] = [
@@ -182,6 +194,23 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   });
   await redis.connect().catch((err: Error) => logger.error({ err: err.message }, 'redis unreachable at start; retrying'));
   return redis;
+}
+
+/**
+ * Where outbox rows go: NOTIFY_WEBHOOK_URL, NOTIFY_SLACK_WEBHOOK_URL, and LiteLLM's key API when
+ * LITELLM_MASTER_KEY is set. With none, the outbox only fills (the rows wait for a sink).
+ */
+function notificationSinks(config: Config, database: Database, logger: Logger): Sink[] {
+  const sinks: Sink[] = [];
+  if (config.notifyWebhookUrl !== undefined) {
+    if (config.notifyWebhookSecret === undefined) logger.warn('NOTIFY_WEBHOOK_SECRET is not set: webhook notifications go out unsigned');
+    sinks.push(webhookSink(config.notifyWebhookUrl, config.notifyWebhookSecret));
+  }
+  if (config.notifySlackWebhookUrl !== undefined) sinks.push(slackSink(config.notifySlackWebhookUrl));
+  if (config.litellmMasterKey !== undefined) {
+    sinks.push(litellmKeySink({ baseUrl: config.litellmBaseUrl, masterKey: config.litellmMasterKey, db: database.db, logger }));
+  }
+  return sinks;
 }
 
 /**

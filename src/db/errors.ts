@@ -19,3 +19,22 @@ export function sqlState(err: unknown): string | undefined {
 export function isUniqueViolation(err: unknown): boolean {
   return sqlState(err) === '23505';
 }
+
+/** Connection-level failures of either driver: the database is away, not the query wrong. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01', // admin_shutdown
+  '57P03', // cannot_connect_now
+]);
+
+/** The database could not be reached (so an admin write answers 503, not 500). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('08'));
+}

@@ -28,8 +28,8 @@ export class LocalInvalidationBus implements InvalidationBus {
 }
 
 /**
- * A fleet: changes go out on a Redis channel and every replica (the publisher too) applies them
- * when they arrive. A replica that loses its subscription drops its whole cache on reconnecting,
+ * A fleet: changes go out on a Redis channel and every replica applies them when they arrive; the
+ * publishing replica applies them before publishing, so the admin call's own answer already holds. A replica that loses its subscription drops its whole cache on reconnecting,
  * since it may have missed messages meanwhile.
  */
 export class RedisInvalidationBus implements InvalidationBus {
@@ -37,6 +37,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
     private readonly channel: string,
+    private readonly directory: TenantDirectory,
   ) {}
 
   static connect(publisher: Redis, channel: string, directory: TenantDirectory, logger: Logger): RedisInvalidationBus {
@@ -58,10 +59,11 @@ export class RedisInvalidationBus implements InvalidationBus {
     // Not awaited: with Redis away at start the gateway still starts; ioredis subscribes once
     // it connects, and resubscribes after every reconnect.
     subscriber.subscribe(channel).catch((err: Error) => logger.warn({ err: err.message }, 'cache invalidation: subscribe failed'));
-    return new RedisInvalidationBus(publisher, subscriber, channel);
+    return new RedisInvalidationBus(publisher, subscriber, channel, directory);
   }
 
   async publish(change: Invalidation): Promise<void> {
+    apply(this.directory, change);
     await this.publisher.publish(this.channel, JSON.stringify(change));
   }
 

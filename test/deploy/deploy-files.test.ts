@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { LITELLM_ALERTS_PATH } from '../../src/alerts/routes.js';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8');
@@ -277,8 +278,16 @@ describe('docker-compose.yml', () => {
     const url = new URL(litellmEnv.WEBHOOK_URL ?? '');
     expect(url.host).toBe('gateway:8080');
     expect(url.pathname).toBe('/api/v1/budget-alerts');
+    expect(url.pathname).toBe(LITELLM_ALERTS_PATH);
     expect(url.searchParams.get('token')).toBe(gatewayEnv.LITELLM_WEBHOOK_SECRET);
     expect(gatewayEnv.LITELLM_WEBHOOK_SECRET).not.toBe('');
+  });
+
+  it('litellm WEBHOOK_URL token follows LITELLM_WEBHOOK_SECRET from the shell, like the gateway', () => {
+    const secret = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const withSecret = { ...shell, LITELLM_WEBHOOK_SECRET: secret };
+    expect(environmentOf(service('gateway'), withSecret).LITELLM_WEBHOOK_SECRET).toBe(secret);
+    expect(new URL(environmentOf(service('litellm'), withSecret).WEBHOOK_URL ?? '').searchParams.get('token')).toBe(secret);
   });
 
   it('litellm does not publish ports to the host', () => {
@@ -334,11 +343,15 @@ describe('docker-compose.yml', () => {
 describe('config/litellm-config.yaml', () => {
   const config = parse(read('config/litellm-config.yaml')) as {
     model_list?: { model_name: string; litellm_params: { model: string; api_key?: string } }[];
-    general_settings?: { alerting?: string[]; master_key?: string };
+    general_settings?: { alerting?: string[]; alert_types?: string[]; master_key?: string };
   };
 
   it('general_settings.alerting includes "webhook"', () => {
     expect(config.general_settings?.alerting).toContain('webhook');
+  });
+
+  it('general_settings.alert_types includes "budget_alerts" (LiteLLM sends no budget alert otherwise)', () => {
+    expect(config.general_settings?.alert_types).toContain('budget_alerts');
   });
 
   it('general_settings.master_key is read from LITELLM_MASTER_KEY', () => {

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { openDatabase } from '../../src/db/client.js';
 import { freshPgliteDir } from '../support/databases.js';
@@ -116,5 +116,43 @@ describe('npm run demo', () => {
     expect(JSON.parse(stdout)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: expect.any(String) } }] });
     child.kill('SIGTERM');
     expect((await exited).code).toBe(0);
+  });
+});
+
+describe('the admin key', () => {
+  it('is generated when ADMIN_API_KEY is unset, printed once on stderr (never in the JSON logs), and works', async () => {
+    const sim = await startSimLiteLLM();
+    try {
+      const { child } = await spawnGateway({ LITELLM_BASE_URL: sim.url });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const logs: string[] = [];
+      child.stdout!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+      const exited = once(child, 'exit');
+      const url = await vi.waitFor(
+        () => {
+          const line = logs.join('').split('\n').find((l) => l.includes('budget-gateway listening'));
+          if (!line) throw new Error('not listening yet');
+          return (JSON.parse(line) as { url: string }).url;
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+      const printed = stderr.match(/the admin key for this process is: (\S+)/g) ?? [];
+      expect(printed).toHaveLength(1);
+      const adminKey = printed[0]!.split(': ')[1]!;
+
+      const authorized = await request(`${url}/admin/tenants`, { headers: { authorization: `Bearer ${adminKey}` } });
+      expect(authorized.statusCode).toBe(200);
+      await authorized.body.dump();
+      const refused = await request(`${url}/admin/tenants`, { headers: { authorization: 'Bearer not-the-key-at-all' } });
+      expect(refused.statusCode).toBe(401);
+      await refused.body.dump();
+
+      child.kill('SIGTERM');
+      await exited;
+      expect(logs.join('')).not.toContain(adminKey);
+    } finally {
+      await sim.close();
+    }
   });
 });

@@ -74,11 +74,19 @@ describe('errors the gateway itself produces', () => {
     expectContractError(await res.body.json(), 'invalid_request_error', 'request_too_large');
   });
 
-  it('answers an unknown path with 404 not_found, including path tricks', async () => {
-    for (const path of ['/v1/nope', '/v2/chat/completions', '/v1/../admin', '/admin']) {
+  it('answers an unknown path with 404 not_found', async () => {
+    for (const path of ['/v1/nope', '/v2/chat/completions', '/v1/admin/tenants']) {
       const res = await request(`${gateway.url}${path}`);
       expect(res.statusCode, path).toBe(404);
       expectContractError(await res.body.json(), 'invalid_request_error', 'not_found');
+    }
+  });
+
+  it('never lets a path trick into the admin API: a dot-segment path is the admin path, and needs the admin key', async () => {
+    for (const path of ['/v1/../admin/tenants', '/v1/chat/../../admin/tenants', '/admin', '/admin/tenants']) {
+      const res = await request(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.statusCode, path).toBe(401);
+      expectContractError(await res.body.json(), 'authentication_error', 'invalid_api_key');
     }
   });
 

@@ -33,6 +33,9 @@ export interface TestGatewayOptions {
   readonly database?: Database;
 }
 
+/** The admin key test gateways run with, unless a test sets its own. */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+
 let fileDatabase: Promise<TestDatabase> | undefined;
 
 /** The test file's database: PostgreSQL (a fresh schema) with TEST_DATABASE_URL, else PGlite. */
@@ -49,7 +52,7 @@ afterAll(async () => {
 
 /** A gateway on an ephemeral port, configured through the same env parsing as production. */
 export async function startTestGateway(env: Record<string, string>, options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env });
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ADMIN_API_KEY: TEST_ADMIN_KEY, ...env });
   const database = options.database ?? (await testDatabase());
   const gateway = await startGateway(config, createLogger(config.logLevel), { database, now: options.now });
   return {
