@@ -13,7 +13,7 @@ import { createApp } from '../src/app.js';
 import { listen } from '../src/gateway.js';
 import { parseDuration } from '../src/budget/duration.js';
 import { firstPeriod } from '../src/budget/period.js';
-import { budgetLines } from '../src/budget/thresholds.js';
+import { budgetsFor } from '../src/budget/scopes.js';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import type { Admission, BudgetGuard } from '../src/guard/budget-guard.js';
 import type { Settlement } from '../src/guard/settlement.js';
@@ -27,23 +27,27 @@ import { createUpstream } from '../src/proxy/upstream.js';
 const BUDGET_MICROS = 1_000_000_000_000; // $1,000,000: the same tenant the enforcing targets get
 const DURATION = parseDuration('30d');
 const PERIOD = firstPeriod(Date.now(), DURATION);
-const LINES = budgetLines(BUDGET_MICROS, 80, 110);
 
 const fixedCaller: Caller = {
   keyId: 'key_plain_bench',
   origin: 'registered',
+  keyBudgetMicros: null,
   tenant: {
     tenantId: 'bench',
     maxBudgetMicros: BUDGET_MICROS,
-    alertThreshold: 80,
+    alertThresholds: [80],
     graceThreshold: 110,
     duration: DURATION,
     period: PERIOD,
     anchorMs: PERIOD.endMs,
     upstreamKey: null,
     override: undefined,
+    modelBudgets: null,
+    maxTokens: null,
+    maxRequests: null,
   },
 };
+const BUDGETS = budgetsFor({ tenant: fixedCaller.tenant, global: undefined, keyId: fixedCaller.keyId, keyBudgetMicros: null, model: undefined, nowMs: Date.now() });
 
 const directory: Pick<TenantDirectory, 'resolve'> = { resolve: async () => fixedCaller };
 
@@ -54,9 +58,9 @@ const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
     lease: undefined,
     caller,
     period: PERIOD,
-    lines: LINES,
-    bucketKey: 'plain',
-    estimateMicros: 0,
+    budgets: BUDGETS,
+    amounts: [0],
+    estimate: { micros: 0, tokens: 0 },
     status: 'ok',
     reserved: false,
     headers: {},

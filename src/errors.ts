@@ -6,6 +6,8 @@
 
 export type ErrorCode =
   | 'budget_exceeded'
+  | 'token_budget_exceeded'
+  | 'request_budget_exceeded'
   | 'invalid_api_key'
   | 'invalid_webhook_secret'
   | 'invalid_json'
@@ -28,6 +30,8 @@ interface ErrorKind {
 
 const KINDS: Record<ErrorCode, ErrorKind> = {
   budget_exceeded: { status: 402, type: 'budget_exceeded' },
+  token_budget_exceeded: { status: 402, type: 'budget_exceeded' },
+  request_budget_exceeded: { status: 402, type: 'budget_exceeded' },
   invalid_api_key: { status: 401, type: 'authentication_error' },
   // The inbound LiteLLM alert webhook (CONTRACT section 7): neither signature nor token proves the secret.
   invalid_webhook_secret: { status: 401, type: 'authentication_error' },

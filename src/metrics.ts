@@ -70,14 +70,14 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
     }),
     tenantBudget: new Gauge({
       name: 'budget_gateway_tenant_budget_usd',
-      help: "Tenant's effective budget for the current period (overrides included), in US dollars.",
-      labelNames: ['tenant'] as const,
+      help: "Effective USD budget for the current period (overrides included), per tenant and scope (tenant, model:<name>, key:<id>; global with tenant=\"\").",
+      labelNames: ['tenant', 'scope'] as const,
       registers,
     }),
     tenantUtilization: new Gauge({
       name: 'budget_gateway_tenant_utilization_ratio',
-      help: "Tenant's spend divided by its effective budget in the current period.",
-      labelNames: ['tenant'] as const,
+      help: 'Spend divided by the effective USD budget in the current period, per tenant and scope.',
+      labelNames: ['tenant', 'scope'] as const,
       registers,
     }),
     jobRuns: new Counter({
@@ -98,6 +98,22 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
       ledgerPending = source;
     },
     tenantLabel: tenantLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),
+    scopeLabel: scopeLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),
+  };
+}
+
+/**
+ * `global` and `tenant` as they are; model and key scopes share the tenant label's cap, beyond
+ * which they are `model:other` / `key:other`, so a tenant with thousands of keys cannot flood
+ * the series.
+ */
+function scopeLabeller(cap: number): (scope: string) => string {
+  const labelled = new Set<string>();
+  return (scope) => {
+    if (scope === 'global' || scope === 'tenant' || labelled.has(scope)) return scope;
+    if (labelled.size >= cap) return `${scope.slice(0, scope.indexOf(':'))}:other`;
+    labelled.add(scope);
+    return scope;
   };
 }
 

@@ -86,7 +86,7 @@ export async function startServices(
   const priceTimer = setInterval(() => void prices.refresh(config.litellmBaseUrl, upstreamKey, logger), config.budget.priceRefreshMs);
   priceTimer.unref();
 
-  const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, {
+  const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, () => directory.global(), {
     failMode: config.budgetFailMode,
     // Leases save a Redis round trip per request; an in-process store has none to save.
     leases: redis ? { requestsPerLease: 8, lifetimeMs: 1_000 } : undefined,

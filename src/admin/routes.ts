@@ -4,12 +4,13 @@ import type { AppEnv } from '../app-env.js';
 import { GatewayError } from '../errors.js';
 import { adminAuth } from './auth.js';
 import type { AdminContext } from './context.js';
-import { addKey, removeKey } from './keys.js';
+import { removeGlobal, putGlobal, showGlobal } from './global.js';
+import { addKey, listKeys, removeKey } from './keys.js';
 import { notificationFeed, retryNotification } from './notifications.js';
 import { grant, remove } from './overrides.js';
 import { auditFeed, tenantUsage } from './records.js';
 import { listTenantViews, putTenant, removeTenant, showTenant, unknownTenant } from './tenants.js';
-import { auditQuery, keyBody, listQuery, notificationQuery, overrideBody, readBody, readQuery, readTenantId, tenantBody, usageQuery } from './validation.js';
+import { auditQuery, globalBody, keyBody, listQuery, notificationQuery, overrideBody, readBody, readQuery, readTenantId, tenantBody, usageQuery } from './validation.js';
 
 /** Admin bodies are small JSON documents; anything larger is refused before it is read. */
 const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -53,6 +54,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AppEnv> {
     const tenantId = readTenantId(c);
     return c.json(await addKey(deps, tenantId, await readBody(c, keyBody), c.get('actor')), 201);
   });
+  admin.get('/tenants/:tenant_id/keys', async (c) => c.json(await listKeys(deps, readTenantId(c))));
   admin.delete('/tenants/:tenant_id/keys/:key_id', async (c) => {
     const tenantId = readTenantId(c);
     const keyId = c.req.param('key_id');
@@ -75,6 +77,16 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AppEnv> {
   });
 
   admin.get('/tenants/:tenant_id/usage', async (c) => c.json(await tenantUsage(deps, readTenantId(c), readQuery(c, usageQuery))));
+  admin.get('/budgets/global', async (c) => c.json(await showGlobal(deps)));
+  admin.put('/budgets/global', async (c) => {
+    const { created, view } = await putGlobal(deps, await readBody(c, globalBody), c.get('actor'));
+    return c.json(view, created ? 201 : 200);
+  });
+  admin.delete('/budgets/global', async (c) => {
+    await removeGlobal(deps, c.get('actor'));
+    return c.json({ success: true });
+  });
+
   admin.get('/audit', async (c) => c.json(await auditFeed(deps, readQuery(c, auditQuery))));
   admin.get('/notifications', async (c) => c.json(await notificationFeed(deps, readQuery(c, notificationQuery))));
   admin.post('/notifications/:id/retry', async (c) => c.json(await retryNotification(deps, c.req.param('id'))));

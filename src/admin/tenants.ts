@@ -3,7 +3,10 @@ import { parseDuration } from '../budget/duration.js';
 import { microsToUsd } from '../budget/money.js';
 import { firstPeriod } from '../budget/period.js';
 import { recordAudit } from '../db/audit.js';
+import type { PeriodicLimit } from '../budget/scopes.js';
+import { getGlobalBudget } from '../db/global-budget.js';
 import { activeOverride, activeOverrides } from '../db/overrides.js';
+import { globalLimit } from '../guard/tenant-directory.js';
 import { deleteTenant, getTenant, listTenants, upsertTenant } from '../db/tenants.js';
 import { GatewayError } from '../errors.js';
 import { invalidate, type AdminContext } from './context.js';
@@ -41,6 +44,12 @@ export async function putTenant(
     firstPeriod: { startedAt: new Date(period.startMs), resetAt: new Date(period.endMs) },
     budgetResetAt: resetAtMs === undefined ? undefined : new Date(resetAtMs),
     upstreamKey: input.upstream_key,
+    scopes: {
+      modelBudgets: input.model_budgets ? Object.fromEntries(Object.entries(input.model_budgets).map(([m, b]) => [m, b.max_budget])) : null,
+      maxTokens: input.max_tokens ?? null,
+      maxRequests: input.max_requests ?? null,
+      alertThresholds: input.alert_thresholds ?? null,
+    },
     // A replace after an unprocessed boundary applies to the period that holds now.
     nowMs,
   };
@@ -54,7 +63,11 @@ export async function putTenant(
         name: config.name,
         max_budget: microsToUsd(config.maxBudgetMicros),
         alert_threshold: config.alertThreshold,
+        ...(input.alert_thresholds ? { alert_thresholds: input.alert_thresholds } : {}),
         grace_threshold: config.graceThreshold,
+        ...(input.model_budgets ? { model_budgets: input.model_budgets } : {}),
+        ...(input.max_tokens != null ? { max_tokens: input.max_tokens } : {}),
+        ...(input.max_requests != null ? { max_requests: input.max_requests } : {}),
         budget_duration: config.budgetDuration,
         budget_reset_at: result.tenant.budgetResetAt.toISOString(),
         // Whether one was sent, never the key itself.
@@ -64,15 +77,19 @@ export async function putTenant(
     return result;
   });
   await invalidate(ctx, { tenantId });
-  const override = await activeOverride(ctx.db, tenantId, new Date(nowMs));
-  return { created, view: await tenantView(ctx, tenant, override, nowMs) };
+  const [override, global] = await Promise.all([activeOverride(ctx.db, tenantId, new Date(nowMs)), globalLimitOf(ctx)]);
+  return { created, view: await tenantView(ctx, tenant, override, global, nowMs) };
 }
 
 export async function showTenant(ctx: AdminContext, tenantId: string): Promise<TenantView> {
   const nowMs = ctx.now();
-  const [row, override] = await Promise.all([getTenant(ctx.db, tenantId), activeOverride(ctx.db, tenantId, new Date(nowMs))]);
+  const [row, override, global] = await Promise.all([
+    getTenant(ctx.db, tenantId),
+    activeOverride(ctx.db, tenantId, new Date(nowMs)),
+    globalLimitOf(ctx),
+  ]);
   if (!row) throw unknownTenant(tenantId);
-  return tenantView(ctx, row, override, nowMs);
+  return tenantView(ctx, row, override, global, nowMs);
 }
 
 export async function listTenantViews(
@@ -81,12 +98,15 @@ export async function listTenantViews(
 ): Promise<{ data: TenantView[]; next_cursor: string | null }> {
   const nowMs = ctx.now();
   const { data, nextCursor } = await listTenants(ctx.db, page);
-  const overrides = await activeOverrides(
-    ctx.db,
-    data.map((row) => row.tenantId),
-    new Date(nowMs),
-  );
-  const views = await Promise.all(data.map((row) => tenantView(ctx, row, overrides.get(row.tenantId), nowMs)));
+  const [overrides, global] = await Promise.all([
+    activeOverrides(
+      ctx.db,
+      data.map((row) => row.tenantId),
+      new Date(nowMs),
+    ),
+    globalLimitOf(ctx),
+  ]);
+  const views = await Promise.all(data.map((row) => tenantView(ctx, row, overrides.get(row.tenantId), global, nowMs)));
   return { data: views, next_cursor: nextCursor };
 }
 
@@ -99,6 +119,12 @@ export async function removeTenant(ctx: AdminContext, tenantId: string, actor: s
   });
   if (!deleted) throw unknownTenant(tenantId);
   await invalidate(ctx, { tenantId });
+}
+
+/** The global cap as the hot path sees it, read fresh (the admin path is not hot). */
+export async function globalLimitOf(ctx: AdminContext): Promise<PeriodicLimit | undefined> {
+  const row = await getGlobalBudget(ctx.db);
+  return row && globalLimit(row);
 }
 
 /** 404 for a tenant that does not exist (or was deleted). */

@@ -33,9 +33,28 @@ export const tenantIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
 
+const alertThreshold = percent.refine((v) => v > 0 && v <= 100, 'must be > 0 and <= 100');
+/** Several alert thresholds (CONTRACT section 11), kept ascending: one alert each per period. */
+const alertThresholds = z
+    .array(alertThreshold)
+    .min(1)
+    .max(10)
+    .refine((list) => new Set(list).size === list.length, 'must not repeat a threshold')
+    .transform((list) => [...list].sort((a, b) => a - b));
+/** A whole count >= 0, or null for "no limit". */
+const countLimit = z.number().int('must be a whole number').min(0).max(Number.MAX_SAFE_INTEGER).nullable();
+
 export const tenantBody = z.strictObject({
   max_budget: usd.refine((micros) => micros >= 0, 'must be >= 0'),
-  alert_threshold: percent.refine((v) => v > 0 && v <= 100, 'must be > 0 and <= 100').optional(),
+  alert_threshold: alertThreshold.optional(),
+  alert_thresholds: alertThresholds.nullable().optional(),
+  model_budgets: z
+    .record(z.string().min(1).max(200), z.strictObject({ max_budget: usd }))
+    .refine((budgets) => Object.keys(budgets).length <= 100, 'at most 100 models')
+    .nullable()
+    .optional(),
+  max_tokens: countLimit.optional(),
+  max_requests: countLimit.optional(),
   grace_threshold: percent.refine((v) => v >= 100, 'must be >= 100').optional(),
   budget_duration: budgetDuration.optional(),
   budget_reset_at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-12-01T00:00:00Z' }).optional(),
@@ -45,6 +64,16 @@ export const tenantBody = z.strictObject({
 
 export const keyBody = z.strictObject({
   key: z.string().min(8, 'must be at least 8 characters').max(4096).optional(),
+  /** The key's own budget within its tenant's period (CONTRACT section 11). */
+  max_budget: usd.optional(),
+});
+
+export const globalBody = z.strictObject({
+  max_budget: usd,
+  budget_duration: budgetDuration.optional(),
+  alert_threshold: alertThreshold.optional(),
+  alert_thresholds: alertThresholds.optional(),
+  grace_threshold: percent.refine((v) => v >= 100, 'must be >= 100').optional(),
 });
 
 export const overrideBody = z.strictObject({

@@ -59,10 +59,11 @@ export interface SpendStore {
    */
   settle(reservationId: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]>;
   /**
-   * Returns `amount` of the reservation in every bucket (a failed request of a lease), or all of
-   * it when `amount` is undefined (a retired lease, a single request); idempotent when dropping.
+   * Returns `amounts[i]` of the reservation in bucket `keys[i]` (a failed request of a lease), or
+   * all of it when `amounts` is undefined (a retired lease, a single request); idempotent when
+   * dropping.
    */
-  release(reservationId: string, keys: readonly string[], amount?: number): Promise<void>;
+  release(reservationId: string, keys: readonly string[], amounts?: readonly number[]): Promise<void>;
   /** Makes a bucket known with the spend the ledger holds for its period, unless it is known already. */
   seed(key: string, spend: number, periodEndMs: number): Promise<void>;
   /** Current states, undefined for unknown buckets. */
@@ -70,7 +71,3 @@ export interface SpendStore {
   close(): Promise<void>;
 }
 
-/** The key of a tenant's USD bucket for the period starting at `periodStartMs`: a new period is a new key. */
-export function tenantBucketKey(tenantId: string, periodStartMs: number): string {
-  return `tenant:${tenantId}:${periodStartMs}:usd`;
-}

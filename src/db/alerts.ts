@@ -8,8 +8,12 @@ import { alertHistory, auditLog, notificationOutbox } from './schema.js';
  * in the same transaction (CONTRACT section 8).
  */
 
+/** alert_history's owner for the global cap (its tenant_id column is never null). */
+const GLOBAL_OWNER = '*';
+
 export interface Crossing {
-  readonly tenantId: string;
+  /** The tenant whose budget crossed; null for the global cap. */
+  readonly tenantId: string | null;
   /** 'tenant', or another budget scope (CONTRACT section 11), e.g. 'global' or 'model:gpt-4o'. */
   readonly scope: string;
   readonly kind: 'alert' | 'blocked';
@@ -27,7 +31,7 @@ export async function recordCrossing(db: Db, c: Crossing): Promise<boolean> {
     const first = await tx
       .insert(alertHistory)
       .values({
-        tenantId: c.tenantId,
+        tenantId: c.tenantId ?? GLOBAL_OWNER,
         scope: c.scope,
         kind: c.kind,
         threshold: c.threshold,

@@ -20,7 +20,10 @@ export type AuditEvent =
   | 'budget_reset'
   | 'budget_alert'
   | 'budget_blocked'
-  | 'litellm_alert_received';
+  | 'litellm_alert_received'
+  // The global cap (CONTRACT section 11), beyond section 6's list; tenant_id null.
+  | 'global_budget_set'
+  | 'global_budget_removed';
 
 export interface AuditRecord {
   readonly tenantId: string | null;

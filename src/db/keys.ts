@@ -28,6 +28,8 @@ export interface ActiveKey {
   readonly keyId: string;
   readonly tenantId: string;
   readonly origin: KeyOrigin;
+  /** The key's own budget (CONTRACT section 11), null when it has none. */
+  readonly maxBudgetMicros: number | null;
 }
 
 /** The key is already registered (to this tenant or another one). */
@@ -43,8 +45,12 @@ export function mintKey(): string {
   return `sk-bg-${randomBase62(32)}`;
 }
 
-/** Registers `key` (a LiteLLM virtual key, forwarded unchanged) or mints a new one. */
-export async function createKey(db: Db, tenantId: string, { key }: { key?: string } = {}): Promise<CreatedKey> {
+/** Registers `key` (a LiteLLM virtual key, forwarded unchanged) or mints a new one, with its own budget if given. */
+export async function createKey(
+  db: Db,
+  tenantId: string,
+  { key, maxBudgetMicros = null }: { key?: string; maxBudgetMicros?: number | null } = {},
+): Promise<CreatedKey> {
   const plain = key ?? mintKey();
   const created: CreatedKey = {
     keyId: `key_${randomBase62(16)}`,
@@ -59,6 +65,7 @@ export async function createKey(db: Db, tenantId: string, { key }: { key?: strin
       keyHash: hashKey(plain),
       prefix: created.prefix,
       origin: created.origin,
+      maxBudgetMicros,
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw new KeyAlreadyRegisteredError(`key ${created.prefix}… is already registered`);
@@ -70,11 +77,26 @@ export async function createKey(db: Db, tenantId: string, { key }: { key?: strin
 /** The key's owner, if the key is neither revoked nor its tenant deleted. */
 export async function findActiveKey(db: Db, keyHash: string): Promise<ActiveKey | undefined> {
   const [found] = await db
-    .select({ keyId: apiKeys.keyId, tenantId: apiKeys.tenantId, origin: apiKeys.origin })
+    .select({ keyId: apiKeys.keyId, tenantId: apiKeys.tenantId, origin: apiKeys.origin, maxBudgetMicros: apiKeys.maxBudgetMicros })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.tenantId, apiKeys.tenantId))
     .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
   return found;
+}
+
+/** A tenant's keys that work, oldest first (never their hashes). */
+export async function activeKeys(db: Db, tenantId: string) {
+  return db
+    .select({
+      keyId: apiKeys.keyId,
+      prefix: apiKeys.prefix,
+      origin: apiKeys.origin,
+      maxBudgetMicros: apiKeys.maxBudgetMicros,
+      createdAt: apiKeys.createdAt,
+    })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
+    .orderBy(apiKeys.createdAt, apiKeys.keyId);
 }
 
 /** The revoked key's hash (for cache invalidation), or undefined: unknown, another tenant's, or already revoked. */

@@ -1,4 +1,6 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import type { Period } from '../budget/period.js';
+import type { LedgerScope, Unit } from '../budget/scopes.js';
 import type { Db } from './client.js';
 import { usageLedger, type LedgerRow } from './schema.js';
 
@@ -106,4 +108,31 @@ export async function periodSpends(
         from jsonb_to_recordset(${pairs}::jsonb) as p(tenant_id text, period_started_at timestamptz))`,
     )
     .groupBy(usageLedger.tenantId, usageLedger.periodStartedAt);
+}
+
+/**
+ * What the ledger holds for one budget's period, in its unit (micro-dollars, tokens or
+ * requests): the seed of a bucket the store has lost. Tenant, model and key budgets share the
+ * tenant's period, kept on each row; the global cap has its own, so it counts rows by time.
+ */
+export async function ledgerTotal(db: Db, scope: LedgerScope, unit: Unit, period: Period): Promise<number> {
+  const total =
+    unit === 'usd'
+      ? sql`coalesce(sum(${usageLedger.costMicros}), 0)`
+      : unit === 'tokens'
+        ? sql`coalesce(sum(${usageLedger.promptTokens} + ${usageLedger.completionTokens}), 0)`
+        : sql`count(*)`;
+  const start = new Date(period.startMs);
+  const where =
+    scope.kind === 'global'
+      ? and(gte(usageLedger.createdAt, start), lt(usageLedger.createdAt, new Date(period.endMs)))
+      : scope.kind === 'key'
+        ? and(eq(usageLedger.keyId, scope.keyId), eq(usageLedger.periodStartedAt, start))
+        : and(
+            eq(usageLedger.tenantId, scope.tenantId),
+            eq(usageLedger.periodStartedAt, start),
+            scope.kind === 'model' ? eq(usageLedger.model, scope.model) : undefined,
+          );
+  const [row] = await db.select({ total: total.mapWith(Number) }).from(usageLedger).where(where);
+  return row?.total ?? 0;
 }

@@ -37,6 +37,13 @@ export const tenants = pgTable('tenants', {
   periodAnchorAt: time('period_anchor_at'),
   // Write-only: sent upstream for minted keys, never returned by the API.
   upstreamKey: text('upstream_key'),
+  // Budget scopes (CONTRACT section 11), all in the tenant's period. Null: no such limit.
+  // `{ "<model or LiteLLM model group>": <max budget in micros> }`
+  modelBudgets: jsonb('model_budgets').$type<Record<string, number>>(),
+  maxTokens: bigint('max_tokens', { mode: 'number' }),
+  maxRequests: bigint('max_requests', { mode: 'number' }),
+  // Percents, ascending; replaces alert_threshold when set.
+  alertThresholds: jsonb('alert_thresholds').$type<number[]>(),
   createdAt: time('created_at').notNull().defaultNow(),
   updatedAt: time('updated_at').notNull().defaultNow(),
   // Soft delete: ledger, audit and overrides keep referring to the tenant.
@@ -54,6 +61,8 @@ export const apiKeys = pgTable(
     keyHash: text('key_hash').notNull().unique(),
     prefix: text('prefix').notNull(),
     origin: text('origin', { enum: ['minted', 'registered'] }).notNull(),
+    // The key's own budget within its tenant's period (CONTRACT section 11); null: none.
+    maxBudgetMicros: micros('max_budget_micros'),
     createdAt: time('created_at').notNull().defaultNow(),
     revokedAt: time('revoked_at'),
   },
@@ -83,6 +92,9 @@ export const usageLedger = pgTable(
   (t) => [
     index('usage_ledger_tenant_period_idx').on(t.tenantId, t.periodStartedAt),
     index('usage_ledger_tenant_created_idx').on(t.tenantId, t.createdAt),
+    // Rebuilding key and global counters from the ledger (CONTRACT section 11).
+    index('usage_ledger_key_period_idx').on(t.keyId, t.periodStartedAt),
+    index('usage_ledger_created_idx').on(t.createdAt),
   ],
 );
 
@@ -155,6 +167,24 @@ export const notificationOutbox = pgTable(
   (t) => [index('notification_outbox_status_next_idx').on(t.status, t.nextAttemptAt)],
 );
 
+/**
+ * The system-wide cap (CONTRACT section 11): at most one row, id 'global'. Its own period, on its
+ * own grid, like a tenant's.
+ */
+export const globalBudget = pgTable('global_budget', {
+  id: text('id').primaryKey(),
+  maxBudgetMicros: micros('max_budget_micros').notNull(),
+  alertThreshold: doublePrecision('alert_threshold').notNull().default(80),
+  alertThresholds: jsonb('alert_thresholds').$type<number[]>(),
+  graceThreshold: doublePrecision('grace_threshold').notNull().default(110),
+  budgetDuration: text('budget_duration').notNull().default('1mo'),
+  periodStartedAt: time('period_started_at').notNull(),
+  budgetResetAt: time('budget_reset_at').notNull(),
+  periodAnchorAt: time('period_anchor_at'),
+  createdAt: time('created_at').notNull().defaultNow(),
+  updatedAt: time('updated_at').notNull().defaultNow(),
+});
+
 /** LiteLLM's own budget alerts (CONTRACT section 7), de-duplicated per event and key or team. */
 export const litellmAlerts = pgTable(
   'litellm_alerts',
@@ -190,3 +220,4 @@ export type AlertCrossing = typeof alertHistory.$inferSelect;
 export type Notification = typeof notificationOutbox.$inferSelect;
 export type NewNotification = typeof notificationOutbox.$inferInsert;
 export type LitellmAlert = typeof litellmAlerts.$inferSelect;
+export type GlobalBudget = typeof globalBudget.$inferSelect;

@@ -29,6 +29,17 @@ export interface TenantConfig {
   readonly nowMs?: number | undefined;
   /** Write-only secret: undefined keeps the stored one, null clears it. */
   readonly upstreamKey?: string | null | undefined;
+  /** Budget scopes (CONTRACT section 11); absent means none. */
+  readonly scopes?: TenantScopes | undefined;
+}
+
+export interface TenantScopes {
+  /** `{model or LiteLLM model group: max budget in micros}`. */
+  readonly modelBudgets: Record<string, number> | null;
+  readonly maxTokens: number | null;
+  readonly maxRequests: number | null;
+  /** Percents, ascending; replaces alertThreshold when set. */
+  readonly alertThresholds: number[] | null;
 }
 
 export interface TenantPage {
@@ -57,6 +68,10 @@ export async function upsertTenant(db: Db, config: TenantConfig): Promise<{ crea
     graceThreshold: config.graceThreshold,
     budgetDuration: config.budgetDuration,
     upstreamKey: config.upstreamKey,
+    modelBudgets: config.scopes?.modelBudgets ?? null,
+    maxTokens: config.scopes?.maxTokens ?? null,
+    maxRequests: config.scopes?.maxRequests ?? null,
+    alertThresholds: config.scopes?.alertThresholds ?? null,
   };
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(tenants).where(eq(tenants.tenantId, config.tenantId)).for('update');

@@ -1,16 +1,17 @@
-import { tenantBucketKey, type BucketReservation, type ReserveOutcome, type SpendStore } from '../budget/spend-store.js';
-import { estimateCost, type ModelPrice } from '../budget/cost.js';
-import { effectiveBudget } from '../budget/override.js';
-import { currentPeriod, type Period } from '../budget/period.js';
-import { budgetLines, statusOf, utilization, type BudgetLines, type BudgetStatus } from '../budget/thresholds.js';
+import { costFromUsage, type ModelPrice } from '../budget/cost.js';
+import { estimateTokens } from '../budget/estimate.js';
+import type { Period } from '../budget/period.js';
+import { amountsFor, budgetsFor, overallStatus, refusalCode, tightest, type PeriodicLimit, type ScopedBudget } from '../budget/scopes.js';
+import type { BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import { statusOf, utilization, type BudgetStatus } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
-import { periodSpend } from '../db/ledger.js';
+import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { budgetHeaders, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
-import { LeasePool, type Lease } from './leases.js';
+import { LeasePool, leaseSignature, type Lease } from './leases.js';
 import type { PriceBook } from './price-book.js';
 import type { Caller } from './tenant-directory.js';
 
@@ -31,7 +32,7 @@ export interface CostRequest {
   readonly body: unknown;
 }
 
-/** A request let through: what it reserved where, and what its answer tells the client. */
+/** A request let through: what it holds in which budgets, and what its answer tells the client. */
 export interface Admission {
   readonly requestId: string;
   /** The store reservation this request holds part of: its own, or its lease's. */
@@ -39,25 +40,30 @@ export interface Admission {
   /** The lease it was admitted under, when leases are on. */
   readonly lease: Lease | undefined;
   readonly caller: Caller;
+  /** Every budget that applies (CONTRACT section 11), in the store's order. */
+  readonly budgets: readonly ScopedBudget[];
+  /** What it holds in each budget, in that budget's unit. */
+  readonly amounts: readonly number[];
+  readonly estimate: { readonly micros: number; readonly tokens: number };
+  /** The tenant's period (the ledger row's `period_started_at`). */
   readonly period: Period;
-  readonly lines: BudgetLines;
-  readonly bucketKey: string;
-  readonly estimateMicros: number;
   readonly status: BudgetStatus;
   /** False when admitted without the store (fail-open): nothing to release, spend recorded later. */
   readonly reserved: boolean;
   readonly headers: Readonly<Record<string, string>>;
 }
 
+type Draft = Omit<Admission, 'status' | 'reserved' | 'headers'>;
+
 /**
- * Admission on the hot path (CONTRACT section 3): one atomic reserve in the store before the
- * request goes upstream, all-or-nothing over the request's buckets; a bucket the store does not
- * know is first seeded from the ledger, which is how counters are rebuilt after Redis lost them.
+ * Admission on the hot path (CONTRACT sections 3 and 11): one atomic reserve over every budget
+ * that applies before the request goes upstream, all or nothing; a bucket the store does not know
+ * is first seeded from the ledger, which is how counters are rebuilt after Redis lost them.
  */
 export class BudgetGuard {
   readonly #seeding = new Map<string, Promise<void>>();
   readonly #leases: LeasePool | undefined;
-  /** Lease requests under way, per bucket: a burst waits for one lease instead of taking one each. */
+  /** Lease requests under way, per signature: a burst waits for one lease instead of taking one each. */
   readonly #leasing = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -68,65 +74,46 @@ export class BudgetGuard {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly now: () => number,
+    /** The system-wide cap, if any (cached; admin changes invalidate it). */
+    private readonly globalLimit: () => Promise<PeriodicLimit | undefined>,
     private readonly options: GuardOptions,
   ) {
     this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs);
   }
 
-  /** Reserves the request's estimate, or throws 402 (budget) / 503 (store down, fail-closed). */
+  /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
   async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
-    const nowMs = this.now();
-    const { period, lines, bucketKey } = this.#budgetOf(caller, nowMs);
-    const estimateMicros = estimateCost({ endpoint: request.endpoint, body: request.body }, this.prices.get(request.model), {
-      defaultCompletionTokens: this.options.defaultCompletionTokens,
-      fallbackPrice: this.options.fallbackPrice,
-    });
-    const base = { requestId, caller, period, lines, bucketKey, estimateMicros };
-    const leased = await this.#takeLease(bucketKey, lines.blockLineMicros, estimateMicros);
-    if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpend);
+    const budgets = await this.#budgetsOf(caller, request.model);
+    const tokens = estimateTokens(request, { defaultCompletionTokens: this.options.defaultCompletionTokens });
+    const micros = Math.max(1, costFromUsage(tokens, this.prices.get(request.model) ?? this.options.fallbackPrice));
+    const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
+    const amounts = amountsFor(budgets, estimate);
+    const period = budgets.find((b) => b.scope === 'tenant')!.period;
+    const base = { requestId, caller, budgets, amounts, estimate, period };
+    const buckets: BucketReservation[] = budgets.map((b, i) => ({
+      key: b.key,
+      blockLine: b.lines.blockLineMicros,
+      amount: amounts[i]!,
+      wanted: amounts[i]! * (this.options.leases?.requestsPerLease ?? 1),
+      periodEndMs: b.period.endMs,
+    }));
+    const signature = leaseSignature(buckets);
+    const leased = await this.#takeLease(signature, amounts);
+    if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpends);
 
     const reservationId = this.#leases ? `lease:${requestId}` : requestId;
-    const wanted = estimateMicros * (this.options.leases?.requestsPerLease ?? 1);
-    const bucket = { key: bucketKey, blockLine: lines.blockLineMicros, amount: estimateMicros, wanted, periodEndMs: period.endMs };
-    let outcome: ReserveOutcome;
+    let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
     try {
-      const reserving = this.#reserve(reservationId, bucket, caller.tenant.tenantId, period, nowMs);
-      if (this.#leases) this.#whileLeasing(bucketKey, reserving);
+      const reserving = this.#reserve(reservationId, buckets, budgets);
+      if (this.#leases) this.#whileLeasing(signature, reserving);
       outcome = await reserving;
     } catch (err) {
       return this.#storeDown(err, { ...base, reservationId, lease: undefined });
     }
-    const state = outcome.states[0]!;
-    if (outcome.kind === 'refused') {
-      this.metrics.decisions.labels('blocked').inc();
-      this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
-      const headers = budgetHeaders(lines, state.spend, 'blocked', period);
-      // Refused while requests in flight hold the rest: the tenant is blocked by status only
-      // once its settled spend reaches the line, and the settle that gets it there records that.
-      this.#noteCrossing(caller, period, lines, state.spend, statusOf(state.spend, lines));
-      throw new GatewayError('budget_exceeded', refusalMessage('tenant', caller.tenant.tenantId, lines, state, period), {
-        ...headers,
-        'x-should-retry': 'false',
-        'x-budget-scope': 'tenant',
-      });
-    }
-    const lease = this.#leases?.open(reservationId, bucketKey, lines.blockLineMicros, outcome.granted[0]!, estimateMicros, state.spend);
-    return this.#admitted({ ...base, reservationId, lease }, state.spend);
-  }
-
-  /** A slice of a live lease; when one is being taken for this bucket, a slice of that one. */
-  async #takeLease(bucketKey: string, blockLine: number, estimate: number): Promise<Lease | undefined> {
-    if (!this.#leases) return undefined;
-    const leasing = this.#leasing.get(bucketKey);
-    if (leasing) await leasing.catch(() => undefined);
-    return this.#leases.take(bucketKey, blockLine, estimate);
-  }
-
-  #whileLeasing(bucketKey: string, reserving: Promise<unknown>): void {
-    if (this.#leasing.has(bucketKey)) return;
-    const settled = reserving.finally(() => this.#leasing.delete(bucketKey));
-    settled.catch(() => undefined);
-    this.#leasing.set(bucketKey, settled);
+    const spends = outcome.states.map((s) => s.spend);
+    if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
+    const lease = this.#leases?.open(reservationId, signature, buckets.map((b) => b.key), outcome.granted, amounts, spends);
+    return this.#admitted({ ...base, reservationId, lease }, spends);
   }
 
   /** A request's reservation ended (settled or released): its lease may now give back the rest. */
@@ -139,70 +126,98 @@ export class BudgetGuard {
     this.#leases?.retireAll();
   }
 
-  #admitted(admission: Omit<Admission, 'status' | 'reserved' | 'headers'>, spendMicros: number): Admission {
-    const { lines, period, caller } = admission;
-    const status = statusOf(spendMicros, lines);
-    this.metrics.decisions.labels(status).inc();
-    this.metrics.tenantBudget.labels(this.metrics.tenantLabel(caller.tenant.tenantId)).set(lines.effectiveMicros / 1e6);
-    return { ...admission, status, reserved: true, headers: budgetHeaders(lines, spendMicros, status, period) };
-  }
-
-  /** The budget as it stands, for answers that spend nothing (listing models). */
+  /** The budgets as they stand, for answers that spend nothing (listing models). */
   async view(caller: Caller): Promise<Readonly<Record<string, string>>> {
-    const { period, lines, bucketKey } = this.#budgetOf(caller, this.now());
-    const [state] = await this.store.read([bucketKey]).catch(() => [undefined]);
-    const spend = state?.spend ?? 0;
-    return budgetHeaders(lines, spend, statusOf(spend, lines), period);
+    const budgets = await this.#budgetsOf(caller, undefined);
+    const states = await this.store.read(budgets.map((b) => b.key)).catch(() => budgets.map(() => undefined));
+    return this.#headers(budgets, states.map((s) => s?.spend ?? 0));
   }
 
-  /** Crossings reached by a settle (alert, blocked), recorded once per period. */
-  noteSpend(admission: Admission, spendAfterMicros: number): void {
-    if (admission.lease) this.#leases!.noteSpend(admission.lease, spendAfterMicros);
-    const status = statusOf(spendAfterMicros, admission.lines);
-    const tenant = this.metrics.tenantLabel(admission.caller.tenant.tenantId);
-    this.metrics.tenantUtilization.labels(tenant).set(utilization(spendAfterMicros, admission.lines.effectiveMicros));
-    if (status !== 'ok') this.#noteCrossing(admission.caller, admission.period, admission.lines, spendAfterMicros, status);
+  /** Spends after a settle, per budget (undefined where the store did not know it): crossings, gauges. */
+  noteSpends(admission: Admission, spends: readonly (number | undefined)[]): void {
+    if (admission.lease) this.#leases!.noteSpends(admission.lease, spends);
+    admission.budgets.forEach((budget, i) => {
+      const spend = spends[i];
+      if (spend === undefined) return;
+      if (budget.unit === 'usd') this.#gauge(admission.caller, budget, spend);
+      this.crossings.note({ ownerId: this.#owner(admission.caller, budget), budget, spend });
+    });
   }
 
-  #budgetOf(caller: Caller, nowMs: number): { period: Period; lines: BudgetLines; bucketKey: string } {
-    const tenant = caller.tenant;
-    const period = currentPeriod(tenant.period, tenant.duration, nowMs, tenant.anchorMs);
-    const effective = effectiveBudget(tenant.maxBudgetMicros, tenant.override, nowMs);
-    return {
-      period,
-      lines: budgetLines(effective, tenant.alertThreshold, tenant.graceThreshold),
-      bucketKey: tenantBucketKey(tenant.tenantId, period.startMs),
-    };
+  #budgetsOf(caller: Caller, model: string | undefined): Promise<ScopedBudget[]> {
+    return this.globalLimit().then((global) =>
+      budgetsFor({ tenant: caller.tenant, global, keyId: caller.keyId, keyBudgetMicros: caller.keyBudgetMicros, model, nowMs: this.now() }),
+    );
   }
 
-  async #reserve(
-    reservationId: string,
-    bucket: BucketReservation,
-    tenantId: string,
-    period: Period,
-    nowMs: number,
-  ): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
-    const first = await this.store.reserve(reservationId, [bucket], nowMs, this.options.reservationTtlMs);
+  /** A slice of a live lease; when one is being taken for these buckets, a slice of that one. */
+  async #takeLease(signature: string, amounts: readonly number[]): Promise<Lease | undefined> {
+    if (!this.#leases) return undefined;
+    const leasing = this.#leasing.get(signature);
+    if (leasing) await leasing.catch(() => undefined);
+    return this.#leases.take(signature, amounts);
+  }
+
+  #whileLeasing(signature: string, reserving: Promise<unknown>): void {
+    if (this.#leasing.has(signature)) return;
+    const settled = reserving.finally(() => this.#leasing.delete(signature));
+    settled.catch(() => undefined);
+    this.#leasing.set(signature, settled);
+  }
+
+  #admitted(draft: Draft, spends: readonly number[]): Admission {
+    const headers = this.#headers(draft.budgets, spends);
+    const status = overallStatus(draft.budgets, spends);
+    this.metrics.decisions.labels(status).inc();
+    draft.budgets.forEach((b, i) => b.unit === 'usd' && this.#gauge(draft.caller, b, spends[i]!));
+    return { ...draft, status, reserved: true, headers };
+  }
+
+  /** The x-budget-* headers describe the tightest USD budget (CONTRACT section 11). */
+  #headers(budgets: readonly ScopedBudget[], spends: readonly number[]): Record<string, string> {
+    const i = tightest(budgets, spends);
+    const budget = budgets[i]!;
+    return budgetHeaders(budget.lines, spends[i]!, statusOf(spends[i]!, budget.lines), budget.period);
+  }
+
+  #refusal(caller: Caller, budgets: readonly ScopedBudget[], refused: number, states: readonly BucketState[]): GatewayError {
+    const budget = budgets[refused]!;
+    const state = states[refused]!;
+    this.metrics.decisions.labels('blocked').inc();
+    // Refused while requests in flight hold the rest: the budget is blocked by status only once
+    // its settled spend reaches the line, and the settle that gets it there records that.
+    this.crossings.note({ ownerId: this.#owner(caller, budget), budget, spend: state.spend });
+    const headers = this.#headers(budgets, states.map((s) => s.spend));
+    return new GatewayError(refusalCode(budget.unit), refusalMessage(budget, caller.tenant.tenantId, state), {
+      ...headers,
+      'x-should-retry': 'false',
+      'x-budget-scope': budget.scope,
+    });
+  }
+
+  async #reserve(id: string, buckets: BucketReservation[], budgets: readonly ScopedBudget[]): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
+    const ttl = this.options.reservationTtlMs;
+    const first = await this.store.reserve(id, buckets, this.now(), ttl);
     if (first.kind !== 'unknown') return first;
-    await this.#seed(bucket.key, tenantId, period);
-    const second = await this.store.reserve(reservationId, [bucket], nowMs, this.options.reservationTtlMs);
-    if (second.kind === 'unknown') throw new Error(`bucket ${bucket.key} unknown after seeding`);
+    await Promise.all(first.unknown.map((i) => this.#seed(budgets[i]!)));
+    const second = await this.store.reserve(id, buckets, this.now(), ttl);
+    if (second.kind === 'unknown') throw new Error(`buckets ${second.unknown.map((i) => buckets[i]!.key).join(', ')} unknown after seeding`);
     return second;
   }
 
   /** One ledger query per bucket and replica, however many requests wait for it. */
-  #seed(key: string, tenantId: string, period: Period): Promise<void> {
-    let seeding = this.#seeding.get(key);
+  #seed(budget: ScopedBudget): Promise<void> {
+    let seeding = this.#seeding.get(budget.key);
     if (!seeding) {
-      seeding = periodSpend(this.db, tenantId, new Date(period.startMs))
-        .then((spent) => this.store.seed(key, spent.costMicros, period.endMs))
-        .finally(() => this.#seeding.delete(key));
-      this.#seeding.set(key, seeding);
+      seeding = ledgerTotal(this.db, budget.ledger, budget.unit, budget.period)
+        .then((total) => this.store.seed(budget.key, total, budget.period.endMs))
+        .finally(() => this.#seeding.delete(budget.key));
+      this.#seeding.set(budget.key, seeding);
     }
     return seeding;
   }
 
-  #storeDown(err: unknown, draft: Omit<Admission, 'status' | 'reserved' | 'headers'>): Admission {
+  #storeDown(err: unknown, draft: Draft): Admission {
     const tenantId = draft.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
       this.logger.error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
@@ -211,12 +226,19 @@ export class BudgetGuard {
     this.logger.warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
     this.metrics.decisions.labels('ok').inc();
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
-    const headers = budgetHeaders(draft.lines, 0, 'ok', draft.period);
+    const headers = this.#headers(draft.budgets, draft.budgets.map(() => 0));
     return { ...draft, status: 'ok', reserved: false, headers };
   }
 
-  #noteCrossing(caller: Caller, period: Period, lines: BudgetLines, spendMicros: number, status: BudgetStatus): void {
-    const { tenantId, alertThreshold, graceThreshold } = caller.tenant;
-    this.crossings.note({ tenantId, periodStartMs: period.startMs, status, spendMicros, lines, alertThreshold, graceThreshold });
+  #gauge(caller: Caller, budget: ScopedBudget, spend: number): void {
+    const tenant = budget.scope === 'global' ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
+    const scope = this.metrics.scopeLabel(budget.scope);
+    this.metrics.tenantBudget.labels(tenant, scope).set(budget.lines.effectiveMicros / 1e6);
+    this.metrics.tenantUtilization.labels(tenant, scope).set(utilization(spend, budget.lines.effectiveMicros));
+  }
+
+  /** Whose crossing it is: the tenant's, or everyone's for the global cap. */
+  #owner(caller: Caller, budget: ScopedBudget): string | null {
+    return budget.scope === 'global' ? null : caller.tenant.tenantId;
   }
 }

@@ -3,7 +3,11 @@ import type { Logger } from '../logger.js';
 import type { TenantDirectory } from './tenant-directory.js';
 
 /** What changed, so every replica drops what it cached about it. */
-export type Invalidation = { readonly tenantId: string } | { readonly keyHash: string } | { readonly all: true };
+export type Invalidation =
+  | { readonly tenantId: string }
+  | { readonly keyHash: string }
+  | { readonly global: true }
+  | { readonly all: true };
 
 export interface InvalidationBus {
   publish(change: Invalidation): Promise<void>;
@@ -13,6 +17,7 @@ export interface InvalidationBus {
 function apply(directory: TenantDirectory, change: Invalidation): void {
   if ('tenantId' in change) directory.forgetTenant(change.tenantId);
   else if ('keyHash' in change) directory.forgetKey(change.keyHash);
+  else if ('global' in change) directory.forgetGlobal();
   else directory.forgetAll();
 }
 

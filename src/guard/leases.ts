@@ -1,27 +1,33 @@
 import type { SpendStore } from '../budget/spend-store.js';
 
 /**
- * Headroom leases (DESIGN "What the hot path costs"): far from its block line a tenant's bucket
- * lends this replica a slice of headroom in one atomic reserve, and the next requests are
- * admitted against the slice without a store round trip. The store sizes slices (at most a
- * quarter of what is left) and shrinks them to one request near the line, which keeps the hard
- * cap exact; each request's settle returns its part of the slice, and a retired lease returns
- * the rest. A lease lives briefly, so unused headroom goes back to the other replicas soon.
+ * Headroom leases (DESIGN "What the hot path costs"): far from their block lines, the buckets of
+ * a request (its global cap, tenant, model and key budgets, CONTRACT section 11) lend this
+ * replica a slice of headroom in one atomic reserve, and the next requests with the same buckets
+ * are admitted against the slices without a store round trip. The store sizes each slice (at
+ * most a quarter of what its bucket has left) and shrinks it to one request near the line, which
+ * keeps the hard cap exact in every bucket; each request's settle returns its part, and a retired
+ * lease returns the rest. A lease lives briefly, so unused headroom goes back to the others soon.
  */
 export interface Lease {
   readonly id: string;
-  readonly bucketKey: string;
-  /** The line the lease was taken under: a changed budget retires it. */
-  readonly blockLine: number;
-  readonly granted: number;
-  /** Estimates of the requests admitted under it. */
-  used: number;
+  /** The buckets and the lines the lease was taken under: a changed budget starts another lease. */
+  readonly signature: string;
+  readonly keys: readonly string[];
+  readonly granted: readonly number[];
+  /** Per bucket, the amounts of the requests admitted under it. */
+  readonly used: number[];
   /** Requests admitted and not yet settled or released. */
   outstanding: number;
   retired: boolean;
-  /** Spend as of the lease, raised by the settles seen since (for the x-budget-* headers). */
-  knownSpend: number;
+  /** Per bucket, spend as of the lease, raised by the settles seen since (for the x-budget-* headers). */
+  readonly knownSpends: number[];
   timer: NodeJS.Timeout | undefined;
+}
+
+/** The lease identity of a request's buckets: their keys and block lines. */
+export function leaseSignature(buckets: readonly { readonly key: string; readonly blockLine: number }[]): string {
+  return buckets.map((b) => `${b.key}@${b.blockLine}`).join('|');
 }
 
 export class LeasePool {
@@ -32,30 +38,40 @@ export class LeasePool {
     private readonly lifetimeMs: number,
   ) {}
 
-  /** A slice of this bucket's live lease for a request estimated at `estimate`, if it has room. */
-  take(bucketKey: string, blockLine: number, estimate: number): Lease | undefined {
-    const lease = this.#current.get(bucketKey);
+  /** A slice of the live lease for these buckets, for a request holding `amounts`, if every bucket has room. */
+  take(signature: string, amounts: readonly number[]): Lease | undefined {
+    const lease = this.#current.get(signature);
     if (!lease) return undefined;
-    if (lease.blockLine !== blockLine || lease.used + estimate > lease.granted) {
+    if (amounts.some((amount, i) => lease.used[i]! + amount > lease.granted[i]!)) {
       this.retire(lease);
       return undefined;
     }
-    lease.used += estimate;
+    amounts.forEach((amount, i) => (lease.used[i]! += amount));
     lease.outstanding++;
     return lease;
   }
 
-  /** A reservation the store just granted, its first request (of `estimate`) admitted. */
-  open(id: string, bucketKey: string, blockLine: number, granted: number, estimate: number, spend: number): Lease {
-    const lease: Lease = { id, bucketKey, blockLine, granted, used: estimate, outstanding: 1, retired: false, knownSpend: spend, timer: undefined };
-    // A slice for one request only is used up at once; a larger one serves the next requests.
-    if (granted <= estimate) {
+  /** A reservation the store just granted, its first request (holding `amounts`) admitted. */
+  open(id: string, signature: string, keys: readonly string[], granted: readonly number[], amounts: readonly number[], spends: readonly number[]): Lease {
+    const lease: Lease = {
+      id,
+      signature,
+      keys,
+      granted,
+      used: [...amounts],
+      outstanding: 1,
+      retired: false,
+      knownSpends: [...spends],
+      timer: undefined,
+    };
+    // A bucket that granted only this request's amount leaves no room for another one.
+    if (granted.some((g, i) => g <= amounts[i]!)) {
       lease.retired = true;
       return lease;
     }
-    const previous = this.#current.get(bucketKey);
+    const previous = this.#current.get(signature);
     if (previous) this.retire(previous);
-    this.#current.set(bucketKey, lease);
+    this.#current.set(signature, lease);
     lease.timer = setTimeout(() => this.retire(lease), this.lifetimeMs);
     lease.timer.unref();
     return lease;
@@ -67,8 +83,10 @@ export class LeasePool {
     this.#returnRest(lease);
   }
 
-  noteSpend(lease: Lease, spend: number): void {
-    if (spend > lease.knownSpend) lease.knownSpend = spend;
+  noteSpends(lease: Lease, spends: readonly (number | undefined)[]): void {
+    spends.forEach((spend, i) => {
+      if (spend !== undefined && spend > lease.knownSpends[i]!) lease.knownSpends[i] = spend;
+    });
   }
 
   /** No more requests under this lease; what its requests did not use goes back. */
@@ -76,7 +94,7 @@ export class LeasePool {
     if (lease.retired) return;
     lease.retired = true;
     clearTimeout(lease.timer);
-    if (this.#current.get(lease.bucketKey) === lease) this.#current.delete(lease.bucketKey);
+    if (this.#current.get(lease.signature) === lease) this.#current.delete(lease.signature);
     this.#returnRest(lease);
   }
 
@@ -86,8 +104,8 @@ export class LeasePool {
 
   /** Once retired and quiet, the part no request used (each request returned its own part). */
   #returnRest(lease: Lease): void {
-    if (!lease.retired || lease.outstanding > 0 || lease.used >= lease.granted) return;
-    void this.store.release(lease.id, [lease.bucketKey]).catch(() => {
+    if (!lease.retired || lease.outstanding > 0 || lease.used.every((used, i) => used >= lease.granted[i]!)) return;
+    void this.store.release(lease.id, lease.keys).catch(() => {
       // The reservation's TTL returns it if the store cannot be told now.
     });
   }

@@ -48,13 +48,14 @@ export class Settlement {
     if (!served) {
       if (admission.reserved) {
         // Its own reservation goes whole; a lease only gets back this request's part.
-        const part = admission.lease ? admission.estimateMicros : undefined;
-        this.store.release(admission.reservationId, [admission.bucketKey], part).catch((err: unknown) => this.#warn('release', err));
+        const keys = admission.budgets.map((b) => b.key);
+        const parts = admission.lease ? admission.amounts : undefined;
+        this.store.release(admission.reservationId, keys, parts).catch((err: unknown) => this.#warn('release', err));
       }
       this.guard.finished(admission);
       return;
     }
-    const { micros, source } = actualCost(completion, this.prices.get(completion.model), admission.estimateMicros);
+    const { micros, source } = actualCost(completion, this.prices.get(completion.model), admission.estimate.micros);
     const record: UsageRecord = {
       requestId: admission.requestId,
       clientRequestId: completion.clientRequestId,
@@ -70,13 +71,16 @@ export class Settlement {
       periodStartedAt: new Date(admission.period.startMs),
       createdAt: new Date(this.now()),
     };
-    const charges = [{ key: admission.bucketKey, amount: micros, release: admission.estimateMicros }];
+    const tokens = completion.usage ? record.promptTokens + record.completionTokens : admission.estimate.tokens;
+    const charges = admission.budgets.map((b, i) => ({
+      key: b.key,
+      amount: b.unit === 'usd' ? micros : b.unit === 'tokens' ? tokens : 1,
+      release: admission.amounts[i]!,
+    }));
     const event = encodeUsage(record);
     this.metrics.tenantSpend.labels(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
     this.store.settle(admission.reservationId, charges, event).then(
-      ([after]) => {
-        if (after !== undefined) this.guard.noteSpend(admission, after);
-      },
+      (after) => this.guard.noteSpends(admission, after),
       (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
     );
     // Issued before any release of the lease's rest, so the store sees this part returned first.

@@ -1,31 +1,22 @@
-import type { Duration } from '../budget/duration.js';
 import { parseDuration } from '../budget/duration.js';
-import type { Override } from '../budget/override.js';
-import type { Period } from '../budget/period.js';
+import type { PeriodicLimit, TenantLimits } from '../budget/scopes.js';
 import type { Db } from '../db/client.js';
-import { findActiveKey, hashKey, type KeyOrigin } from '../db/keys.js';
+import { getGlobalBudget } from '../db/global-budget.js';
+import { findActiveKey, hashKey, type ActiveKey, type KeyOrigin } from '../db/keys.js';
 import { activeOverride } from '../db/overrides.js';
-import type { BudgetOverride, Tenant } from '../db/schema.js';
+import type { BudgetOverride, GlobalBudget, Tenant } from '../db/schema.js';
 import { getTenant } from '../db/tenants.js';
 
 /** What the hot path needs to know about a tenant, in domain units. */
-export interface TenantPolicy {
-  readonly tenantId: string;
-  readonly maxBudgetMicros: number;
-  readonly alertThreshold: number;
-  readonly graceThreshold: number;
-  readonly duration: Duration;
-  /** The period as stored; requests roll it forward themselves at the boundary. */
-  readonly period: Period;
-  /** Where the period grid starts: later boundaries are `anchorMs + k·duration`. */
-  readonly anchorMs: number;
+export interface TenantPolicy extends TenantLimits {
   readonly upstreamKey: string | null;
-  readonly override: Override | undefined;
 }
 
 export interface Caller {
   readonly keyId: string;
   readonly origin: KeyOrigin;
+  /** The key's own budget (CONTRACT section 11), null when it has none. */
+  readonly keyBudgetMicros: number | null;
   readonly tenant: TenantPolicy;
 }
 
@@ -40,7 +31,8 @@ const MAX_HASHED_KEYS = 100_000;
  * invalidation bus); concurrent first requests for one key share a single lookup.
  */
 export class TenantDirectory {
-  readonly #keys = new Map<string, Promise<{ keyId: string; origin: KeyOrigin; tenantId: string } | undefined>>();
+  readonly #keys = new Map<string, Promise<ActiveKey | undefined>>();
+  #global: Promise<PeriodicLimit | undefined> | undefined;
   readonly #tenants = new Map<string, Promise<TenantPolicy | undefined>>();
   /** key -> its hash: hashing every request costs more than the rest of the lookup. */
   readonly #hashes = new Map<string, string>();
@@ -61,7 +53,24 @@ export class TenantDirectory {
     const found = await key;
     if (!found) return undefined;
     const tenant = await this.tenant(found.tenantId);
-    return tenant && { keyId: found.keyId, origin: found.origin, tenant };
+    return tenant && { keyId: found.keyId, origin: found.origin, keyBudgetMicros: found.maxBudgetMicros, tenant };
+  }
+
+  /** The system-wide cap, if one is set. */
+  global(): Promise<PeriodicLimit | undefined> {
+    if (!this.#global) {
+      const loading = getGlobalBudget(this.db).then((row) => row && globalLimit(row));
+      this.#global = loading;
+      loading.catch(() => {
+        if (this.#global === loading) this.#global = undefined;
+      });
+    }
+    return this.#global;
+  }
+
+  /** The global cap was set, changed or removed. */
+  forgetGlobal(): void {
+    this.#global = undefined;
   }
 
   tenant(tenantId: string): Promise<TenantPolicy | undefined> {
@@ -90,6 +99,7 @@ export class TenantDirectory {
   }
 
   forgetAll(): void {
+    this.#global = undefined;
     this.#keys.clear();
     this.#tenants.clear();
     this.#unknownKeys = 0;
@@ -105,7 +115,7 @@ export class TenantDirectory {
     return hash;
   }
 
-  #remember(hash: string, key: Promise<{ keyId: string; origin: KeyOrigin; tenantId: string } | undefined>): void {
+  #remember(hash: string, key: Promise<ActiveKey | undefined>): void {
     this.#keys.set(hash, key);
     key.then(
       (found) => {
@@ -127,13 +137,27 @@ export class TenantDirectory {
 export function tenantPolicy(row: Tenant, override: BudgetOverride | undefined): TenantPolicy {
   return {
     tenantId: row.tenantId,
+    ...periodicLimit(row),
+    upstreamKey: row.upstreamKey,
+    override: override && { amountMicros: override.overrideAmountMicros, expiresAtMs: override.expiresAt.getTime() },
+    modelBudgets: row.modelBudgets,
+    maxTokens: row.maxTokens,
+    maxRequests: row.maxRequests,
+  };
+}
+
+/** The global cap's row in domain units. */
+export function globalLimit(row: GlobalBudget): PeriodicLimit {
+  return periodicLimit(row);
+}
+
+function periodicLimit(row: Tenant | GlobalBudget): PeriodicLimit {
+  return {
     maxBudgetMicros: row.maxBudgetMicros,
-    alertThreshold: row.alertThreshold,
+    alertThresholds: row.alertThresholds ?? [row.alertThreshold],
     graceThreshold: row.graceThreshold,
     duration: parseDuration(row.budgetDuration),
     period: { startMs: row.periodStartedAt.getTime(), endMs: row.budgetResetAt.getTime() },
     anchorMs: (row.periodAnchorAt ?? row.budgetResetAt).getTime(),
-    upstreamKey: row.upstreamKey,
-    override: override && { amountMicros: override.overrideAmountMicros, expiresAtMs: override.expiresAt.getTime() },
   };
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js';
 import { claimDueTenants } from '../db/resets.js';
+import { resetGlobalIfDue } from './global-reset.js';
 import { applyResets, scheduledReset, type ResetDeps } from './period-resets.js';
 import type { Job, JobSummary } from './scheduler.js';
 
@@ -51,13 +52,15 @@ interface Progress {
  * share a tenant (claims skip locked rows). A batch that fails is logged and the others go on.
  */
 export async function resetDueTenants(deps: BudgetResetJobDeps, nowMs: number): Promise<JobSummary> {
+  const globalReset = await resetGlobalIfDue(deps.db, deps, nowMs, ACTOR);
   const progress: Progress = { reset: 0, batches: 0, failed: [] };
   const workers = Array.from({ length: deps.concurrency ?? DEFAULT_CONCURRENCY }, () => resetInBatches(deps, nowMs, progress));
   const failure = (await Promise.allSettled(workers)).find((w) => w.status === 'rejected');
   if (failure) throw failure.reason;
   const { reset, batches, failed } = progress;
-  if (reset === 0 && failed.length === 0) return {};
-  return failed.length === 0 ? { reset, batches } : { reset, batches, failed: failed.length };
+  const global: JobSummary = globalReset ? { global: 1 } : {};
+  if (reset === 0 && failed.length === 0) return global;
+  return failed.length === 0 ? { reset, batches, ...global } : { reset, batches, failed: failed.length, ...global };
 }
 
 /** One worker: batch after batch until a claim comes back short (the rest is due to nobody or locked by a peer). */

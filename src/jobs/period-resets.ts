@@ -1,7 +1,8 @@
 import { parseDuration, type Duration } from '../budget/duration.js';
 import { formatUsd, microsToUsd } from '../budget/money.js';
 import { currentPeriod, type Period } from '../budget/period.js';
-import { tenantBucketKey, type BucketState, type SpendStore } from '../budget/spend-store.js';
+import { tenantBucket } from '../budget/scopes.js';
+import type { BucketState, SpendStore } from '../budget/spend-store.js';
 import { queueNotifications } from '../db/audit.js';
 import type { Db } from '../db/client.js';
 import { periodSpends } from '../db/ledger.js';
@@ -68,7 +69,7 @@ export async function applyResets(tx: Db, deps: ResetDeps, resets: readonly Peri
  * in-process store was restarted.
  */
 async function closingSpends(tx: Db, deps: ResetDeps, resets: readonly PeriodReset[]): Promise<number[]> {
-  const keys = resets.map((r) => tenantBucketKey(r.tenantId, r.closing.startMs));
+  const keys = resets.map((r) => tenantBucket(r.tenantId, r.closing.startMs, 'usd'));
   const states = await withRetries(() => deps.store.read(keys), { delaysMs: STORE_RETRY_MS }).catch(
     (err: Error): (BucketState | undefined)[] => {
       deps.logger.warn({ err: err.message }, 'budget reset: spend store unreadable, old_spend taken from the ledger');

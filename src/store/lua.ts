@@ -106,9 +106,9 @@ end
 return after
 `;
 
-/** KEYS: bucket keys. ARGV: id, amount to return ('' for all of it). */
+/** KEYS: bucket keys. ARGV: id, then the amount to return per bucket (none: all of each). */
 export const RELEASE = `${PURGE_EXPIRED}
-for i = 1, #KEYS do shrink(KEYS[i], ARGV[1], tonumber(ARGV[2])) end
+for i = 1, #KEYS do shrink(KEYS[i], ARGV[1], tonumber(ARGV[i + 1])) end
 return 1
 `;
 

@@ -58,11 +58,11 @@ export class MemorySpendStore implements SpendStore {
     return after;
   }
 
-  async release(id: string, keys: readonly string[], amount?: number): Promise<void> {
-    for (const key of keys) {
+  async release(id: string, keys: readonly string[], amounts?: readonly number[]): Promise<void> {
+    keys.forEach((key, i) => {
       const bucket = this.#buckets.get(key);
-      if (bucket) this.#shrink(bucket, id, amount ?? Number.POSITIVE_INFINITY);
-    }
+      if (bucket) this.#shrink(bucket, id, amounts?.[i] ?? Number.POSITIVE_INFINITY);
+    });
   }
 
   async seed(key: string, spend: number, periodEndMs: number): Promise<void> {

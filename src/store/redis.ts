@@ -107,8 +107,8 @@ export class RedisSpendStore implements SpendStore {
     );
   }
 
-  async release(id: string, keys: readonly string[], amount?: number): Promise<void> {
-    await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id, amount ?? '');
+  async release(id: string, keys: readonly string[], amounts?: readonly number[]): Promise<void> {
+    await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id, ...(amounts ?? []));
   }
 
   async seed(key: string, spend: number, periodEndMs: number): Promise<void> {

@@ -56,16 +56,33 @@ forEachStore('admin API: tenants', (store) => {
         name: 'Acme',
         max_budget: 100,
         alert_threshold: 80,
+        alert_thresholds: null,
         grace_threshold: 110,
         budget_duration: '30d',
         budget_reset_at: new Date(clock + 30 * 24 * HOUR).toISOString(),
         period_started_at: new Date(clock).toISOString(),
+        model_budgets: null,
+        max_tokens: null,
+        max_requests: null,
         spend: 0,
         reserved: 0,
         effective_budget: 100,
         utilization: 0,
         status: 'ok',
         override: null,
+        budgets: [
+          {
+            scope: 'tenant',
+            unit: 'usd',
+            limit: 100,
+            spend: 0,
+            reserved: 0,
+            utilization: 0,
+            status: 'ok',
+            period_started_at: new Date(clock).toISOString(),
+            budget_reset_at: new Date(clock + 30 * 24 * HOUR).toISOString(),
+          },
+        ],
       });
       expect((await admin.get(`/tenants/${id}`)).body).toEqual(res.body);
       expect((await admin.get(`/audit?tenant_id=${id}&event=tenant_created`)).body.data).toHaveLength(1);

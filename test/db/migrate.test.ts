@@ -7,7 +7,7 @@ import type { Db } from '../../src/db/client.js';
 import { defaultMigrationsFolder, migrateDown, migrateUp } from '../../src/db/migrate.js';
 import { forEachDatabase, rowsOf } from '../support/databases.js';
 
-const MIGRATIONS = ['0000_init', '0001_operations'];
+const MIGRATIONS = ['0000_init', '0001_operations', '0002_budget_scopes'];
 
 const TABLES = [
   'alert_history',
@@ -15,6 +15,7 @@ const TABLES = [
   'audit_log',
   'budget_gateway_migrations',
   'budget_overrides',
+  'global_budget',
   'job_leases',
   'litellm_alerts',
   'notification_outbox',

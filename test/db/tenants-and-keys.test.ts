@@ -147,6 +147,7 @@ forEachDatabase('tenants and keys', (t) => {
         keyId: created.keyId,
         tenantId: tenant.tenantId,
         origin: 'registered',
+        maxBudgetMicros: null,
       });
 
       const other = await createTenant(t.db);

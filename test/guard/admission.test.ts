@@ -130,8 +130,10 @@ forEachStore('budget admission through the OpenAI SDK', (store) => {
       const delta = (series: string) => sample(after, series) - sample(before, series);
       expect(delta('budget_gateway_budget_decisions_total{decision="ok"}')).toBe(3);
       expect(sample(after, `budget_gateway_tenant_spend_usd_total{tenant="${tenant.tenantId}"}`)).toBeCloseTo(0.000033, 9);
-      expect(sample(after, `budget_gateway_tenant_budget_usd{tenant="${tenant.tenantId}"}`)).toBeCloseTo(0.00011, 9);
-      await expect.poll(async () => sample(await gateway.metrics(), `budget_gateway_tenant_utilization_ratio{tenant="${tenant.tenantId}"}`)).toBeCloseTo(0.3, 9);
+      expect(sample(after, `budget_gateway_tenant_budget_usd{tenant="${tenant.tenantId}",scope="tenant"}`)).toBeCloseTo(0.00011, 9);
+      await expect
+        .poll(async () => sample(await gateway.metrics(), `budget_gateway_tenant_utilization_ratio{tenant="${tenant.tenantId}",scope="tenant"}`))
+        .toBeCloseTo(0.3, 9);
       expect(after).toMatch(/^budget_gateway_ledger_pending \d+$/m);
     });
   });

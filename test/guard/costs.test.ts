@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM, type SimRequestInfo } from '../../src/sim/litellm.js';
-import { tenantBucketKey } from '../../src/budget/spend-store.js';
+import { tenantBucket } from '../../src/budget/scopes.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { ledgerRows, waitForLedgerRows } from '../support/ledger.js';
 import { forEachStore } from '../support/stores.js';
@@ -30,7 +30,7 @@ forEachStore('what a request costs, and where it is recorded', (store) => {
   const bucketOf = async (tenantId: string) => {
     const [row] = await ledgerRows(gateway.db, tenantId);
     const period = row?.periodStartedAt.getTime() ?? (await gateway.services.directory.tenant(tenantId))!.period.startMs;
-    const [state] = await gateway.services.store.read([tenantBucketKey(tenantId, period)]);
+    const [state] = await gateway.services.store.read([tenantBucket(tenantId, period, 'usd')]);
     return state;
   };
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LeasePool } from '../../src/guard/leases.js';
+import { LeasePool, leaseSignature } from '../../src/guard/leases.js';
 import { MemorySpendStore } from '../../src/store/memory.js';
 
 const END = Date.UTC(2027, 0, 1);
@@ -7,13 +7,20 @@ const END = Date.UTC(2027, 0, 1);
 async function setup() {
   const store = new MemorySpendStore(() => {}, () => 0);
   await store.seed('b', 0, END);
+  await store.seed('cap', 0, END);
   const pool = new LeasePool(store, 1_000);
-  const lend = async (id: string, line: number, estimate: number, wanted: number) => {
-    const outcome = await store.reserve(id, [{ key: 'b', blockLine: line, amount: estimate, wanted, periodEndMs: END }], 0, 60_000);
+  /** Leases bucket `b` (and the shared `cap`, when its line is given) for requests of `estimate`. */
+  const lend = async (id: string, line: number, estimate: number, wanted: number, capLine?: number) => {
+    const buckets = [{ key: 'b', blockLine: line, amount: estimate, wanted, periodEndMs: END }];
+    if (capLine !== undefined) buckets.unshift({ key: 'cap', blockLine: capLine, amount: estimate, wanted, periodEndMs: END });
+    const outcome = await store.reserve(id, buckets, 0, 60_000);
     if (outcome.kind !== 'admitted') throw new Error(outcome.kind);
-    return pool.open(id, 'b', line, outcome.granted[0]!, estimate, outcome.states[0]!.spend);
+    const amounts = buckets.map(() => estimate);
+    const lease = pool.open(id, leaseSignature(buckets), buckets.map((b) => b.key), outcome.granted, amounts, outcome.states.map((s) => s.spend));
+    return { lease, signature: leaseSignature(buckets), amounts };
   };
-  return { store, pool, lend, reserved: async () => (await store.read(['b']))[0]!.reserved };
+  const reserved = async (key = 'b') => (await store.read([key]))[0]!.reserved;
+  return { store, pool, lend, reserved };
 }
 
 describe('headroom leases', () => {
@@ -21,10 +28,10 @@ describe('headroom leases', () => {
 
   it('serves requests from a slice until it is used up, then gives back nothing more than is left', async () => {
     const { store, pool, lend, reserved } = await setup();
-    const lease = await lend('l1', 1_000, 10, 40);
-    expect(lease.granted).toBe(40);
-    for (let i = 0; i < 3; i++) expect(pool.take('b', 1_000, 10)).toBe(lease);
-    expect(pool.take('b', 1_000, 10)).toBeUndefined(); // 40 used: the lease retires
+    const { lease, signature } = await lend('l1', 1_000, 10, 40);
+    expect(lease.granted).toEqual([40]);
+    for (let i = 0; i < 3; i++) expect(pool.take(signature, [10])).toBe(lease);
+    expect(pool.take(signature, [10])).toBeUndefined(); // 40 used: the lease retires
     for (let i = 0; i < 4; i++) {
       await store.settle('l1', [{ key: 'b', amount: 9, release: 10 }], 'e');
       pool.done(lease);
@@ -33,17 +40,33 @@ describe('headroom leases', () => {
     expect((await store.read(['b']))[0]!.spend).toBe(36);
   });
 
-  it('retires a lease taken under another budget (a changed limit applies at once)', async () => {
+  it('never lends a request under other lines (a changed limit takes its own lease at once)', async () => {
     const { pool, lend } = await setup();
-    await lend('l1', 1_000, 10, 40);
-    expect(pool.take('b', 500, 10)).toBeUndefined();
-    expect(pool.take('b', 1_000, 10)).toBeUndefined(); // retired for good
+    const { lease, signature } = await lend('l1', 1_000, 10, 40);
+    expect(pool.take(leaseSignature([{ key: 'b', blockLine: 500 }]), [10])).toBeUndefined();
+    expect(pool.take(signature, [10])).toBe(lease);
+  });
+
+  it('covers every bucket of a request: it ends when any one of them has no room left', async () => {
+    const { store, pool, lend, reserved } = await setup();
+    // The cap has room for a 40-slice quarter (160 / 4); the tenant bucket for 80.
+    const { lease, signature } = await lend('l1', 1_000, 10, 80, 160);
+    expect(lease.granted).toEqual([40, 80]);
+    expect(await reserved('cap')).toBe(40);
+    for (let i = 0; i < 3; i++) expect(pool.take(signature, [10, 10])).toBe(lease);
+    expect(pool.take(signature, [10, 10])).toBeUndefined(); // the cap's slice is used up
+    for (let i = 0; i < 4; i++) {
+      await store.settle('l1', [{ key: 'cap', amount: 10, release: 10 }, { key: 'b', amount: 10, release: 10 }], 'e');
+      pool.done(lease);
+    }
+    await vi.waitFor(async () => expect(await reserved('b')).toBe(0)); // the unused 40 of `b` went back
+    expect(await reserved('cap')).toBe(0);
   });
 
   it('returns the unused rest when the lease expires and its last request is done', async () => {
     vi.useFakeTimers();
     const { store, pool, lend, reserved } = await setup();
-    const lease = await lend('l1', 1_000, 10, 80);
+    const { lease } = await lend('l1', 1_000, 10, 80);
     expect(await reserved()).toBe(80);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(await reserved()).toBe(80); // its first request is still in flight
@@ -55,8 +78,8 @@ describe('headroom leases', () => {
 
   it('keeps no lease for a one-request slice (near the line)', async () => {
     const { pool, lend } = await setup();
-    const lease = await lend('l1', 40, 10, 80);
-    expect(lease.granted).toBe(10);
-    expect(pool.take('b', 40, 10)).toBeUndefined();
+    const { lease, signature } = await lend('l1', 40, 10, 80);
+    expect(lease.granted).toEqual([10]);
+    expect(pool.take(signature, [10])).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { formatUsd } from '../../src/budget/money.js';
-import { tenantBucketKey } from '../../src/budget/spend-store.js';
+import { tenantBucket } from '../../src/budget/scopes.js';
 import { getTenant } from '../../src/db/tenants.js';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -51,7 +51,7 @@ forEachStore('the budget reset job (a controllable clock)', (store) => {
     const oldCost = sum(rows.filter((r) => r.periodStartedAt.getTime() === T0).map((r) => r.costMicros));
     const newCost = sum(rows.filter((r) => r.periodStartedAt.getTime() === T0 + HOUR).map((r) => r.costMicros));
     expect(oldCost).toBeGreaterThan(0);
-    const buckets = [tenantBucketKey(tenant.tenantId, T0), tenantBucketKey(tenant.tenantId, T0 + HOUR)];
+    const buckets = [tenantBucket(tenant.tenantId, T0, 'usd'), tenantBucket(tenant.tenantId, T0 + HOUR, 'usd')];
     expect((await gateway.services.store.read(buckets)).map((b) => b?.spend)).toEqual([oldCost, newCost]);
 
     clock = T0 + HOUR + MIN;

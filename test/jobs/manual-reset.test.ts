@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tenantBucketKey } from '../../src/budget/spend-store.js';
+import { tenantBucket } from '../../src/budget/scopes.js';
 import { getTenant } from '../../src/db/tenants.js';
 import { resetBudgetNow, type ManualResetDeps } from '../../src/jobs/manual-reset.js';
 import { createLogger } from '../../src/logger.js';
@@ -62,7 +62,7 @@ forEachStore('a manual budget reset', (store) => {
     const streamed = rows.find((r) => r.requestId === inFlight.requestId)!;
     const after = rows.find((r) => r.requestId !== inFlight.requestId && r.requestId !== first!.requestId)!;
     expect([streamed.periodStartedAt.getTime(), after.periodStartedAt.getTime()]).toEqual([T0, T0 + 2 * HOUR]);
-    const buckets = [tenantBucketKey(tenant.tenantId, T0), tenantBucketKey(tenant.tenantId, T0 + 2 * HOUR)];
+    const buckets = [tenantBucket(tenant.tenantId, T0, 'usd'), tenantBucket(tenant.tenantId, T0 + 2 * HOUR, 'usd')];
     expect((await gateway.services.store.read(buckets)).map((b) => b?.spend)).toEqual([
       first!.costMicros + streamed.costMicros,
       after.costMicros,

@@ -145,7 +145,7 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       await store.reserve('lease', [{ ...bucket(key('a'), 1_000, 10), wanted: 100 }], T0, HOUR);
       await store.settle('lease', [{ key: key('a'), amount: 12, release: 10 }], 'e1');
       expect(await store.read([key('a')])).toEqual([{ spend: 12, reserved: 90 }]);
-      await store.release('lease', [key('a')], 10); // a request of the lease failed
+      await store.release('lease', [key('a')], [10]); // a request of the lease failed
       expect(await store.read([key('a')])).toEqual([{ spend: 12, reserved: 80 }]);
       await store.release('lease', [key('a')]); // the lease retires
       expect(await store.read([key('a')])).toEqual([{ spend: 12, reserved: 0 }]);
@@ -161,6 +161,39 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       );
       expect(outcomes.filter((o) => o.kind === 'admitted')).toHaveLength(5);
       expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 5 }]);
+    });
+
+    it('releases each bucket by its own amount (a failed request held dollars, tokens and one request)', async () => {
+      for (const k of ['usd', 'tokens', 'requests']) await store.seed(key(k), 0, END);
+      const keys = [key('usd'), key('tokens'), key('requests')];
+      await store.reserve('lease', [
+        { ...bucket(keys[0]!, 10_000, 50), wanted: 400 },
+        { ...bucket(keys[1]!, 10_000, 30), wanted: 240 },
+        { ...bucket(keys[2]!, 10_000, 1), wanted: 8 },
+      ], T0, HOUR);
+      await store.release('lease', keys, [50, 30, 1]);
+      expect(await store.read(keys)).toEqual([{ spend: 0, reserved: 350 }, { spend: 0, reserved: 210 }, { spend: 0, reserved: 7 }]);
+      await store.release('lease', keys);
+      expect(await store.read(keys)).toEqual([{ spend: 0, reserved: 0 }, { spend: 0, reserved: 0 }, { spend: 0, reserved: 0 }]);
+    });
+
+    it('holds every line at once when 200 requests of 4 tenants race for one shared cap and their own budgets', async () => {
+      await store.seed(key('cap'), 0, END);
+      for (let t = 0; t < 4; t++) await store.seed(key(`tenant${t}`), 0, END);
+      const stores = [store, subject.replica?.(), subject.replica?.()].filter((s): s is SpendStore => s !== undefined);
+      // The cap has room for 6 requests; each tenant's own budget for 2 (8 in all): the cap decides.
+      const outcomes = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          stores[i % stores.length]!.reserve(`r${i}`, [bucket(key('cap'), 6, 1), bucket(key(`tenant${i % 4}`), 2, 1)], T0, HOUR),
+        ),
+      );
+      const admitted = outcomes.filter((o) => o.kind === 'admitted');
+      expect(admitted).toHaveLength(6);
+      const states = await store.read([key('cap'), ...[0, 1, 2, 3].map((t) => key(`tenant${t}`))]);
+      expect(states[0]).toEqual({ spend: 0, reserved: 6 });
+      // All or nothing: the tenants together hold exactly what the cap holds, none above its own line.
+      expect(states.slice(1).reduce((sum, st) => sum + st!.reserved, 0)).toBe(6);
+      for (const st of states.slice(1)) expect(st!.reserved).toBeLessThanOrEqual(2);
     });
   });
 }
