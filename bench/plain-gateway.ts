@@ -61,6 +61,8 @@ const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
     budgets: BUDGETS,
     amounts: [0],
     estimate: { micros: 0, tokens: 0 },
+    model: undefined,
+    global: undefined,
     status: 'ok',
     reserved: false,
     headers: {},

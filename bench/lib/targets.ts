@@ -30,7 +30,8 @@ export interface StartedTargets {
 const OWNED_ENV = ['PORT', 'HOST', 'LITELLM_BASE_URL', 'LOG_LEVEL', 'DATABASE_URL', 'DATA_DIR', 'REDIS_URL', 'REDIS_PREFIX', 'CONFIG_FILE'];
 
 const started: RunningChild[] = [];
-const cleanups = new Cleanups();
+/** Fixture undo steps; benches that prepare their own fixtures register them here too. */
+export const cleanups = new Cleanups();
 let stopping: Promise<void> | undefined;
 
 /** Stops every child (gateways let go of their databases first), then drops the fixtures. Idempotent. */
@@ -83,7 +84,7 @@ function settledOrThrow<T extends readonly PromiseSettledResult<unknown>[]>(resu
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as never;
 }
 
-async function startSimulator(settings: TargetSettings): Promise<RunningChild> {
+export async function startSimulator(settings: TargetSettings): Promise<RunningChild> {
   const port = await freePort(settings.host);
   // The simulator's own SIM_* variables (latency, chunks, ...) pass through from our environment.
   const sim = await startChild({
@@ -98,7 +99,7 @@ async function startSimulator(settings: TargetSettings): Promise<RunningChild> {
   return sim;
 }
 
-async function startGateway(settings: TargetSettings, name: Target, entry: string, upstreamUrl: string, extra: Record<string, string>): Promise<RunningChild> {
+export async function startGateway(settings: TargetSettings, name: string, entry: string, upstreamUrl: string, extra: Record<string, string>): Promise<RunningChild> {
   const port = await freePort(settings.host);
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !OWNED_ENV.includes(e[0])),

@@ -45,6 +45,9 @@ export interface Admission {
   /** What it holds in each budget, in that budget's unit. */
   readonly amounts: readonly number[];
   readonly estimate: { readonly micros: number; readonly tokens: number };
+  /** The request's model and the global cap as of admission (to find its plan again on settle). */
+  readonly model: string | undefined;
+  readonly global: PeriodicLimit | undefined;
   /** The tenant's period (the ledger row's `period_started_at`). */
   readonly period: Period;
   readonly status: BudgetStatus;
@@ -54,6 +57,24 @@ export interface Admission {
 }
 
 type Draft = Omit<Admission, 'status' | 'reserved' | 'headers'>;
+
+/** A request's budgets, computed once per tenant policy, key and model until a boundary passes. */
+interface Plan {
+  readonly budgets: readonly ScopedBudget[];
+  readonly global: PeriodicLimit | undefined;
+  readonly keyBudgetMicros: number | null;
+  /** The first period end or override expiry ahead: the plan is recomputed from then on. */
+  readonly validUntilMs: number;
+  /** The tenant's period (the ledger row's `period_started_at`). */
+  readonly period: Period;
+  /** Per budget, its utilization gauge (USD budgets), resolved once: label lookups cost more than the rest of a settle. */
+  readonly utilization: readonly (Gauge | undefined)[];
+}
+
+type Gauge = { set(value: number): void };
+
+/** Plans kept per tenant policy: models come from clients, so a flood of names must not grow memory. */
+const MAX_PLANS_PER_TENANT = 64;
 
 /**
  * Admission on the hot path (CONTRACT sections 3 and 11): one atomic reserve over every budget
@@ -65,6 +86,8 @@ export class BudgetGuard {
   readonly #leases: LeasePool | undefined;
   /** Lease requests under way, per signature: a burst waits for one lease instead of taking one each. */
   readonly #leasing = new Map<string, Promise<unknown>>();
+  /** Keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
+  readonly #plans = new WeakMap<Caller['tenant'], Map<string, Plan>>();
 
   constructor(
     private readonly store: SpendStore,
@@ -83,13 +106,13 @@ export class BudgetGuard {
 
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
   async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
-    const budgets = await this.#budgetsOf(caller, request.model);
+    const global = await this.globalLimit();
+    const { budgets, period } = this.#planFor(caller, request.model, global, this.now());
     const tokens = estimateTokens(request, { defaultCompletionTokens: this.options.defaultCompletionTokens });
     const micros = Math.max(1, costFromUsage(tokens, this.prices.get(request.model) ?? this.options.fallbackPrice));
     const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
     const amounts = amountsFor(budgets, estimate);
-    const period = budgets.find((b) => b.scope === 'tenant')!.period;
-    const base = { requestId, caller, budgets, amounts, estimate, period };
+    const base = { requestId, caller, budgets, amounts, estimate, model: request.model, global, period };
     const buckets: BucketReservation[] = budgets.map((b, i) => ({
       key: b.key,
       blockLine: b.lines.blockLineMicros,
@@ -128,7 +151,7 @@ export class BudgetGuard {
 
   /** The budgets as they stand, for answers that spend nothing (listing models). */
   async view(caller: Caller): Promise<Readonly<Record<string, string>>> {
-    const budgets = await this.#budgetsOf(caller, undefined);
+    const { budgets } = this.#planFor(caller, undefined, await this.globalLimit(), this.now());
     const states = await this.store.read(budgets.map((b) => b.key)).catch(() => budgets.map(() => undefined));
     return this.#headers(budgets, states.map((s) => s?.spend ?? 0));
   }
@@ -136,18 +159,35 @@ export class BudgetGuard {
   /** Spends after a settle, per budget (undefined where the store did not know it): crossings, gauges. */
   noteSpends(admission: Admission, spends: readonly (number | undefined)[]): void {
     if (admission.lease) this.#leases!.noteSpends(admission.lease, spends);
+    const plan = this.#planFor(admission.caller, admission.model, admission.global, this.now());
     admission.budgets.forEach((budget, i) => {
       const spend = spends[i];
       if (spend === undefined) return;
-      if (budget.unit === 'usd') this.#gauge(admission.caller, budget, spend);
+      if (plan.budgets[i] === budget) plan.utilization[i]?.set(utilization(spend, budget.lines.effectiveMicros));
       this.crossings.note({ ownerId: this.#owner(admission.caller, budget), budget, spend });
     });
   }
 
-  #budgetsOf(caller: Caller, model: string | undefined): Promise<ScopedBudget[]> {
-    return this.globalLimit().then((global) =>
-      budgetsFor({ tenant: caller.tenant, global, keyId: caller.keyId, keyBudgetMicros: caller.keyBudgetMicros, model, nowMs: this.now() }),
-    );
+  #planFor(caller: Caller, model: string | undefined, global: PeriodicLimit | undefined, nowMs: number): Plan {
+    let plans = this.#plans.get(caller.tenant);
+    if (!plans) this.#plans.set(caller.tenant, (plans = new Map()));
+    const key = `${caller.keyId}\u0000${model ?? ''}`;
+    const known = plans.get(key);
+    if (known && known.global === global && known.keyBudgetMicros === caller.keyBudgetMicros && nowMs < known.validUntilMs) return known;
+    const { tenant, keyId, keyBudgetMicros } = caller;
+    const budgets = budgetsFor({ tenant, global, keyId, keyBudgetMicros, model, nowMs });
+    const override = tenant.override && nowMs < tenant.override.expiresAtMs ? [tenant.override.expiresAtMs] : [];
+    const plan = {
+      budgets,
+      global,
+      keyBudgetMicros,
+      validUntilMs: Math.min(...budgets.map((b) => b.period.endMs), ...override),
+      period: budgets.find((b) => b.scope === 'tenant')!.period,
+      utilization: this.#gauges(caller, budgets),
+    };
+    if (plans.size >= MAX_PLANS_PER_TENANT) plans.clear();
+    plans.set(key, plan);
+    return plan;
   }
 
   /** A slice of a live lease; when one is being taken for these buckets, a slice of that one. */
@@ -169,7 +209,6 @@ export class BudgetGuard {
     const headers = this.#headers(draft.budgets, spends);
     const status = overallStatus(draft.budgets, spends);
     this.metrics.decisions.labels(status).inc();
-    draft.budgets.forEach((b, i) => b.unit === 'usd' && this.#gauge(draft.caller, b, spends[i]!));
     return { ...draft, status, reserved: true, headers };
   }
 
@@ -230,11 +269,15 @@ export class BudgetGuard {
     return { ...draft, status: 'ok', reserved: false, headers };
   }
 
-  #gauge(caller: Caller, budget: ScopedBudget, spend: number): void {
-    const tenant = budget.scope === 'global' ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
-    const scope = this.metrics.scopeLabel(budget.scope);
-    this.metrics.tenantBudget.labels(tenant, scope).set(budget.lines.effectiveMicros / 1e6);
-    this.metrics.tenantUtilization.labels(tenant, scope).set(utilization(spend, budget.lines.effectiveMicros));
+  /** Sets each USD budget's gauge of the effective budget, and returns its utilization gauge. */
+  #gauges(caller: Caller, budgets: readonly ScopedBudget[]): (Gauge | undefined)[] {
+    return budgets.map((budget) => {
+      if (budget.unit !== 'usd') return undefined;
+      const tenant = budget.scope === 'global' ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
+      const scope = this.metrics.scopeLabel(budget.scope);
+      this.metrics.tenantBudget.labels(tenant, scope).set(budget.lines.effectiveMicros / 1e6);
+      return this.metrics.tenantUtilization.labels(tenant, scope);
+    });
   }
 
   /** Whose crossing it is: the tenant's, or everyone's for the global cap. */

@@ -30,6 +30,8 @@ export class CrossingRecorder {
 
   /** Records what `seen.spend` has reached; never throws, never awaited by a client. */
   note(seen: CrossingSeen): void {
+    // Below the lowest alert line (almost every request) there is nothing to record.
+    if (seen.spend < seen.budget.lines.alertLineMicros && seen.budget.lines.effectiveMicros > 0) return;
     for (const threshold of thresholdsReached(seen.budget, seen.spend)) this.#record(seen, 'alert', threshold);
     if (statusOf(seen.spend, seen.budget.lines) === 'blocked') this.#record(seen, 'blocked', seen.budget.graceThreshold);
   }
