@@ -28,6 +28,9 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
 COPY config ./config
+# `budget-gateway` (migrate for an init container, the admin commands) runs dist/ here.
+COPY bin ./bin
+RUN ln -s /app/bin/budget-gateway.js /usr/local/bin/budget-gateway
 # The app files stay root-owned (read-only for the process); only /data is writable.
 # Mount a volume at /data to keep the embedded database across container restarts.
 RUN mkdir -p /data && chown node:node /data

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { adminRoutes, type AdminRoutesDeps } from './admin/routes.js';
+import { adminPage } from './admin/ui/route.js';
 import { litellmAlertRoutes, type LitellmAlertDeps } from './alerts/routes.js';
 import type { AppEnv } from './app-env.js';
 import { isDatabaseUnavailable } from './db/errors.js';
@@ -24,7 +25,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(observe(deps.metrics, deps.inFlight));
   app.route('/', healthRoutes(deps.metrics, deps.readiness));
-  if (deps.admin) app.route('/admin', adminRoutes(deps.admin));
+  if (deps.admin) {
+    // Before the admin API and its key check: the page is public, everything else under /admin is not.
+    app.get('/admin/ui', adminPage());
+    app.route('/admin', adminRoutes(deps.admin));
+  }
   if (deps.litellmAlerts) app.route('/', litellmAlertRoutes(deps.litellmAlerts));
   for (const route of PROXY_ROUTES) {
     const handler = forward(deps, route);

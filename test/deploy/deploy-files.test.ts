@@ -128,6 +128,13 @@ describe('Dockerfile', () => {
     expect(sources).toEqual(expect.arrayContaining(['/app/dist', 'drizzle', 'config']));
   });
 
+  it('final stage puts the budget-gateway command (package.json bin) on PATH', () => {
+    const sources = finalOf('COPY').flatMap((ins) => shellWords(ins.args).filter((w) => !w.startsWith('--')).slice(0, -1));
+    expect(sources).toContain('bin');
+    const bin = (JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin['budget-gateway'];
+    expect(finalOf('RUN').map((ins) => ins.args)).toContain(`ln -s /app/${bin} /usr/local/bin/budget-gateway`);
+  });
+
   it('.dockerignore keeps node_modules, dist, data and .git out of the build context', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'data', '.git']));
@@ -316,6 +323,46 @@ describe('docker-compose.yml', () => {
       job.static_configs.some((sc) => sc.targets.includes('gateway:8080')));
     expect(gatewayJob?.job_name).toBe('budget-gateway');
     expect(gatewayJob?.metrics_path ?? '/metrics').toBe('/metrics');
+  });
+
+  it('prometheus loads config/prometheus/alerts.yml through rule_files and its mount', () => {
+    const mounts = [...volumeSources(service('prometheus'))];
+    const config = parse(read('config/prometheus.yml')) as { rule_files?: string[] };
+    const loaded = (config.rule_files ?? []).map((file) => {
+      const mount = mounts.find(([target]) => file.startsWith(`${target}/`));
+      return mount ? mount[1] + file.slice(mount[0].length) : file;
+    });
+    expect(loaded).toContain('./config/prometheus/alerts.yml');
+    expect(exists('config/prometheus/alerts.yml')).toBe(true);
+  });
+
+  it('grafana provisions the prometheus service as datasource and config/grafana/budget-gateway.json as dashboard', () => {
+    const grafana = service('grafana');
+    expect(grafana.image).toMatch(/^grafana\/grafana:/);
+    expect(dependencies(grafana)).toContain('prometheus');
+    const mounts = volumeSources(grafana);
+    expect(mounts.get('/etc/grafana/provisioning')).toBe('./config/grafana/provisioning');
+    const { datasources } = parse(read('config/grafana/provisioning/datasources/prometheus.yml')) as {
+      datasources: { type: string; url: string; isDefault?: boolean }[];
+    };
+    const url = new URL(datasources.find((d) => d.type === 'prometheus')?.url ?? '');
+    expect([url.hostname, url.port]).toEqual(['prometheus', '9090']);
+    expect(service('prometheus').ports?.map(String)).toContain('9090:9090');
+    const { providers } = parse(read('config/grafana/provisioning/dashboards/budget-gateway.yml')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    const folder = providers.find((p) => p.type === 'file')?.options.path;
+    const dashboards = [...mounts].filter(([target]) => target.startsWith(`${folder}/`)).map(([, source]) => source);
+    expect(dashboards).toEqual(['./config/grafana/budget-gateway.json']);
+  });
+
+  it('grafana lets anyone who reaches it view, on loopback only, and takes its admin password from the shell', () => {
+    const grafana = service('grafana');
+    const env = environmentOf(grafana, shell);
+    expect(env).toMatchObject({ GF_AUTH_ANONYMOUS_ENABLED: 'true', GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer', GF_USERS_ALLOW_SIGN_UP: 'false' });
+    expect(environmentOf(grafana, { ...shell, GRAFANA_ADMIN_PASSWORD: 's3cret-pass' }).GF_SECURITY_ADMIN_PASSWORD).toBe('s3cret-pass');
+    expect(grafana.ports?.map(String)).toEqual(['127.0.0.1:3000:3000']);
+    expect(volumeSources(grafana).get(env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '')).toBe('./config/grafana/budget-gateway.json');
   });
 
   it('every depends_on names an existing service', () => {
