@@ -11,6 +11,9 @@ export type ErrorCode =
   | 'invalid_api_key'
   | 'invalid_webhook_secret'
   | 'invalid_json'
+  | 'malformed_request'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'request_too_large'
   | 'not_found'
   | 'circuit_open'
@@ -36,6 +39,10 @@ const KINDS: Record<ErrorCode, ErrorKind> = {
   // The inbound LiteLLM alert webhook (CONTRACT section 7): neither signature nor token proves the secret.
   invalid_webhook_secret: { status: 401, type: 'authentication_error' },
   invalid_json: { status: 400, type: 'invalid_request_error' },
+  // Requests Node's HTTP parser refuses before any route sees them (src/http/client-error.ts).
+  malformed_request: { status: 400, type: 'invalid_request_error' },
+  headers_too_large: { status: 431, type: 'invalid_request_error' },
+  request_timeout: { status: 408, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   circuit_open: { status: 503, type: 'upstream_unavailable' },

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { generateAdminKey } from './admin/auth.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { answerClientError, answerUnbuildableRequest } from './http/client-error.js';
 import { InFlight } from './http/in-flight.js';
 import { resetBudgetNow } from './jobs/manual-reset.js';
 import type { Logger } from './logger.js';
@@ -116,12 +117,13 @@ function adminKeyFor(config: Config, logger: Logger): string {
 
 /** Serves the app on Node's HTTP server; resolves once listening, with the URL it answers on. */
 export function listen(
-  fetch: Parameters<typeof serve>[0]['fetch'],
+  fetch: Parameters<typeof getRequestListener>[0],
   port: number,
   hostname: string,
 ): Promise<{ server: Server; url: string; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port, hostname }) as Server;
+    const server = createServer(getRequestListener(fetch, { hostname, errorHandler: answerUnbuildableRequest }));
+    server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);
@@ -129,5 +131,6 @@ export function listen(
       const host = hostname.includes(':') ? `[${hostname}]` : hostname;
       resolve({ server, url: `http://${host}:${bound}`, port: bound });
     });
+    server.listen(port, hostname);
   });
 }

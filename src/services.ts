@@ -95,6 +95,7 @@ export async function startServices(
     fallbackPrice: FALLBACK_PRICE,
   });
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
+  redis?.on('close', () => settlement.storeLost());
   metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
 
   const scheduler = new Scheduler(database.db, metrics, logger, now);

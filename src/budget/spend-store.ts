@@ -49,6 +49,15 @@ export interface BucketCharge {
   readonly release: number;
 }
 
+export interface SettleOptions {
+  /**
+   * A settle retried after the store could not be reached, whose usage event already went
+   * straight to the ledger: charge only the buckets that still hold the reservation. A bucket that
+   * lost it (the store came back empty and was rebuilt from that very ledger) already counts it.
+   */
+  readonly replay?: boolean;
+}
+
 export interface SpendStore {
   reserve(reservationId: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome>;
   /**
@@ -57,7 +66,7 @@ export interface SpendStore {
    * Buckets the store no longer knows are left alone (their seed comes from the ledger).
    * Returns each bucket's spend after the charge (undefined where unknown).
    */
-  settle(reservationId: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]>;
+  settle(reservationId: string, charges: readonly BucketCharge[], usageEvent: string, options?: SettleOptions): Promise<readonly (number | undefined)[]>;
   /**
    * Returns `amounts[i]` of the reservation in bucket `keys[i]` (a failed request of a lease), or
    * all of it when `amounts` is undefined (a retired lease, a single request); idempotent when

@@ -9,6 +9,12 @@ import type { PriceBook } from './price-book.js';
 
 /** Settles kept for the store while it is away (about 50 MB at most). */
 const MAX_OWED_SETTLES = 100_000;
+/**
+ * How long a usage event the store took is kept here too: longer than the ledger consumer takes
+ * to move it from the Redis stream into the database (a linger and a batch write).
+ */
+const RECENT_MS = 5_000;
+const MAX_RECENT = 50_000;
 
 /** How a proxied request ended, as far as its cost is concerned. */
 export interface Completion {
@@ -31,6 +37,7 @@ export interface Completion {
 export class Settlement {
   #retries: Array<{ id: string; charges: BucketCharge[]; event: string }> = [];
   #retryTimer: NodeJS.Timeout | undefined;
+  #recent: Array<{ atMs: number; event: string }> = [];
 
   constructor(
     private readonly store: SpendStore,
@@ -80,24 +87,52 @@ export class Settlement {
     const event = encodeUsage(record);
     this.metrics.tenantSpend.labels(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
     this.store.settle(admission.reservationId, charges, event).then(
-      (after) => this.guard.noteSpends(admission, after),
+      (after) => {
+        this.#remember(event);
+        this.guard.noteSpends(admission, after);
+      },
       (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
     );
     // Issued before any release of the lease's rest, so the store sees this part returned first.
     this.guard.finished(admission);
   }
 
-  /** Retries what is still owed to the store once (shutdown calls it last). */
+  /**
+   * Retries what is still owed to the store once (shutdown calls it last). Their usage is in the
+   * ledger already, so each is a replay: a bucket rebuilt from the ledger meanwhile (it no longer
+   * holds the reservation) is not charged a second time.
+   */
   async flush(): Promise<void> {
     const owed = this.#retries.splice(0);
     for (const settle of owed) {
-      await this.store.settle(settle.id, settle.charges, settle.event).catch(() => this.#retries.push(settle));
+      await this.store.settle(settle.id, settle.charges, settle.event, { replay: true }).catch(() => this.#retries.push(settle));
     }
+  }
+
+  /**
+   * The store's connection dropped. A Redis without persistence that died took the usage events
+   * its stream still held; those settled in the last seconds are written straight to the database
+   * (idempotent on the request id, so the ones already flushed are not counted twice).
+   */
+  storeLost(): void {
+    const recent = this.#recent.splice(0);
+    if (recent.length === 0 || !this.writeDirect) return;
+    this.logger.warn({ events: recent.length }, 'budget store connection lost: writing recent usage events straight to the database');
+    for (const { event } of recent) this.writeDirect(event);
   }
 
   stop(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+  }
+
+  #remember(event: string): void {
+    if (!this.writeDirect) return;
+    const nowMs = Date.now();
+    this.#recent.push({ atMs: nowMs, event });
+    let stale = 0;
+    while (stale < this.#recent.length && (this.#recent[stale]!.atMs < nowMs - RECENT_MS || this.#recent.length - stale > MAX_RECENT)) stale++;
+    if (stale > 0) this.#recent.splice(0, stale);
   }
 
   #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {

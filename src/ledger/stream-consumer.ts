@@ -81,6 +81,8 @@ export class LedgerStreamConsumer implements LedgerPipeline {
         // database round trip (and five Redis commands) for every single event.
         if (entries.length < this.options.batch && this.#running) await delay(this.options.lingerMs);
       } catch (err) {
+        // A Redis that came back empty has lost the group with the stream: make it again.
+        if (String((err as Error).message).includes('NOGROUP')) grouped = false;
         await this.#failed(err);
       }
     }

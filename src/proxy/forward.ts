@@ -4,6 +4,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { MiddlewareHandler } from 'hono';
 import type { Dispatcher } from 'undici';
 import type { AppEnv } from '../app-env.js';
+import { GatewayError } from '../errors.js';
 import type { BudgetGuard } from '../guard/budget-guard.js';
 import { identify, upstreamAuthorization } from '../guard/identify.js';
 import type { Settlement } from '../guard/settlement.js';
@@ -14,7 +15,7 @@ import type { Breaker } from './breaker.js';
 import { ClientClosedError, Exchange, type ExchangeEnd } from './exchange.js';
 import { headerValue, upstreamHeaders } from './headers.js';
 import { readRequestBody, type RequestBody } from './request-body.js';
-import type { ProxyRoute } from './routes.js';
+import { isPlainPath, type ProxyRoute } from './routes.js';
 import { upstreamBody } from './upstream-body.js';
 import { upstreamFailure, type Upstream } from './upstream.js';
 
@@ -50,6 +51,7 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
     c.set('route', route.label);
     c.set('requestId', requestId);
     c.set('responseRequestId', responseRequestId);
+    if (!isPlainPath(incoming.url ?? '')) throw new GatewayError('not_found', 'No route for a path with dot segments or encoded separators.');
 
     const caller = await identify(incoming.rawHeaders, deps.directory);
     const sent = upstreamBody(route.label, await readRequestBody(incoming, deps.maxBodyBytes));

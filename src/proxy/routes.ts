@@ -33,3 +33,13 @@ export const PROXY_ROUTES: readonly ProxyRoute[] = [
   route('models', unlessGet),
   route('models/*', unlessGet),
 ];
+
+/**
+ * The path goes upstream as the client wrote it, so it must mean there what it meant to the
+ * router here: a dot segment or an encoded slash, backslash or dot could be resolved by LiteLLM
+ * or a proxy before it into a route the gateway never matched (`/v1/audio/..%2f..%2fkey/update`).
+ */
+export function isPlainPath(rawUrl: string): boolean {
+  const path = rawUrl.split('?', 1)[0]!;
+  return !/%2[ef]|%5c|\\/i.test(path) && !path.split('/').some((segment) => segment === '.' || segment === '..');
+}

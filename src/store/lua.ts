@@ -82,19 +82,20 @@ return admitted
 /**
  * Settles every request of one tick in one script: fewer script runs in Redis and fewer commands
  * in the gateway, the same atomicity per request (the whole batch is one atomic step).
- * KEYS: the usage stream. ARGV: settles, then per settle: id, usage event, bucket count, and per
- * bucket: key, amount, release. Returns, per settle and bucket in order, the spend after the
- * charge, or -1 where the bucket is unknown (left alone: its seed comes from the ledger).
+ * KEYS: the usage stream. ARGV: settles, then per settle: id, usage event, replay flag (1: charge
+ * only buckets that still hold the reservation), bucket count, and per bucket: key, amount,
+ * release. Returns, per settle and bucket in order, the spend after the charge, or -1 where the
+ * bucket is unknown or, for a replay, no longer holds it (left alone: its seed came from the ledger).
  */
 export const SETTLE = `${PURGE_EXPIRED}
 local after, at = {}, 2
 for _ = 1, tonumber(ARGV[1]) do
-  local id, event, buckets = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
-  at = at + 3
+  local id, event, replay, buckets = ARGV[at], ARGV[at + 1], ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
+  at = at + 4
   for _ = 1, buckets do
     local k, amount, release = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
     at = at + 3
-    if redis.call('EXISTS', k) == 1 then
+    if redis.call('EXISTS', k) == 1 and (not replay or redis.call('HEXISTS', k .. ':a', id) == 1) then
       shrink(k, id, release)
       after[#after + 1] = redis.call('HINCRBY', k, 'spend', amount)
     else

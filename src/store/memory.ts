@@ -1,6 +1,6 @@
 import { leaseGrant } from '../budget/lease.js';
 import { admits } from '../budget/thresholds.js';
-import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
 
 interface Bucket {
   spend: number;
@@ -46,10 +46,10 @@ export class MemorySpendStore implements SpendStore {
     return { kind: 'admitted', states, granted };
   }
 
-  async settle(id: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]> {
+  async settle(id: string, charges: readonly BucketCharge[], usageEvent: string, options: SettleOptions = {}): Promise<readonly (number | undefined)[]> {
     const after = charges.map(({ key, amount, release }) => {
       const bucket = this.#buckets.get(key);
-      if (!bucket) return undefined;
+      if (!bucket || (options.replay && !bucket.holds.has(id))) return undefined;
       this.#shrink(bucket, id, release);
       bucket.spend += amount;
       return bucket.spend;

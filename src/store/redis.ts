@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
+import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import { RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger tick is split. */
@@ -28,6 +28,7 @@ interface PendingSettle {
   readonly id: string;
   readonly charges: readonly BucketCharge[];
   readonly usageEvent: string;
+  readonly replay: boolean;
   resolve(after: readonly (number | undefined)[]): void;
   reject(err: unknown): void;
 }
@@ -74,10 +75,10 @@ export class RedisSpendStore implements SpendStore {
    * answer to a client never waits for its settle, so a tick's delay costs nothing, and a burst
    * of completions costs one script run instead of one each.
    */
-  settle(id: string, charges: readonly BucketCharge[], usageEvent: string): Promise<readonly (number | undefined)[]> {
+  settle(id: string, charges: readonly BucketCharge[], usageEvent: string, options: SettleOptions = {}): Promise<readonly (number | undefined)[]> {
     return new Promise((resolve, reject) => {
       if (this.#settles.length === 0) setImmediate(() => this.#flushSettles());
-      this.#settles.push({ id, charges, usageEvent, resolve, reject });
+      this.#settles.push({ id, charges, usageEvent, replay: options.replay === true, resolve, reject });
       // One script holds Redis while it runs: keep each batch short.
       if (this.#settles.length >= MAX_SETTLES_PER_SCRIPT) this.#flushSettles();
     });
@@ -88,7 +89,7 @@ export class RedisSpendStore implements SpendStore {
     if (batch.length === 0) return;
     const args: (string | number)[] = [this.options.usageStream, batch.length];
     for (const s of batch) {
-      args.push(s.id, s.usageEvent, s.charges.length);
+      args.push(s.id, s.usageEvent, s.replay ? 1 : 0, s.charges.length);
       for (const c of s.charges) args.push(this.#key(c.key), c.amount, c.release);
     }
     this.#scripts.bgSettle(1, ...args).then(

@@ -163,6 +163,19 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 5 }]);
     });
 
+    it('replays a settle only into buckets that still hold its reservation (a rebuilt bucket already counts it)', async () => {
+      await store.seed(key('kept'), 0, END);
+      await store.seed(key('lost'), 0, END);
+      await store.reserve('r1', [bucket(key('kept'), 100, 10), bucket(key('lost'), 100, 10)], T0, HOUR);
+      // `lost` came back rebuilt from the ledger: no reservations, the spend already counted.
+      await store.release('r1', [key('lost')]);
+      const after = await store.settle('r1', [{ key: key('kept'), amount: 7, release: 10 }, { key: key('lost'), amount: 7, release: 10 }], 'replayed', { replay: true });
+      expect(after).toEqual([7, undefined]);
+      expect(await store.read([key('kept'), key('lost')])).toEqual([{ spend: 7, reserved: 0 }, { spend: 0, reserved: 0 }]);
+      // Replayed again (its answer was lost): the reservation is gone, so nothing is charged twice.
+      expect(await store.settle('r1', [{ key: key('kept'), amount: 7, release: 10 }], 'replayed', { replay: true })).toEqual([undefined]);
+    });
+
     it('releases each bucket by its own amount (a failed request held dollars, tokens and one request)', async () => {
       for (const k of ['usd', 'tokens', 'requests']) await store.seed(key(k), 0, END);
       const keys = [key('usd'), key('tokens'), key('requests')];
