@@ -75,6 +75,8 @@ export interface Config {
   readonly breaker: BreakerConfig;
   readonly maxBodyBytes: number;
   readonly shutdownDrainMs: number;
+  /** Usage events a replica read from the Redis stream but left unwritten this long are taken over (it died). */
+  readonly ledgerClaimIdleMs: number;
   readonly budget: BudgetTuning;
 }
 
@@ -146,6 +148,9 @@ export function loadConfig(env: Env): Config {
     }),
     maxBodyBytes: read.integer('MAX_BODY_BYTES', 32 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     shutdownDrainMs: read.integer('SHUTDOWN_DRAIN_MS', 30_000, 0, 3_600_000),
+    // Above a live replica's worst database write, or it would have its batch taken (harmless,
+    // writes are idempotent, but wasted); below it, a dead replica's usage waits longer.
+    ledgerClaimIdleMs: read.integer('LEDGER_CLAIM_IDLE_MS', 30_000, 1_000, 3_600_000),
     budget: Object.freeze({
       reservationTtlMs: read.integer('RESERVATION_TTL_MS', 900_000, 1_000, 86_400_000),
       defaultCompletionTokens: read.integer('DEFAULT_COMPLETION_TOKENS', 512, 1, 10_000_000),

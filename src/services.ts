@@ -72,7 +72,7 @@ export async function startServices(
   const directory = new TenantDirectory(database.db, now);
   const sink: LedgerSink = (events) => insertLedgerEvents(database.db, events);
   const redis = config.redisUrl === undefined ? undefined : await connectRedis(config.redisUrl, logger);
-  const ledger = redis ? redisLedger(redis, config.redisPrefix, sink, logger) : memoryLedger(sink, logger, now);
+  const ledger = redis ? redisLedger(redis, config, sink, logger) : memoryLedger(sink, logger, now);
   ledger.pipeline.start();
   ledger.direct?.start();
   const invalidation = redis
@@ -143,7 +143,8 @@ interface LedgerWiring {
   readonly direct: LedgerBatchWriter | undefined;
 }
 
-function redisLedger(redis: Redis, prefix: string, sink: LedgerSink, logger: Logger): LedgerWiring {
+function redisLedger(redis: Redis, config: Config, sink: LedgerSink, logger: Logger): LedgerWiring {
+  const prefix = config.redisPrefix;
   const stream = `${prefix}usage`;
   // Its own connection: XREADGROUP BLOCK holds one while it waits, longer than commandTimeout.
   const reader = redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
@@ -154,7 +155,7 @@ function redisLedger(redis: Redis, prefix: string, sink: LedgerSink, logger: Log
     consumer: `${hostname()}:${process.pid}`,
     batch: 500,
     blockMs: 1_000,
-    claimIdleMs: 30_000,
+    claimIdleMs: config.ledgerClaimIdleMs,
     lingerMs: 100,
   });
   return {

@@ -65,7 +65,9 @@ export async function putTenant(
         alert_threshold: config.alertThreshold,
         ...(input.alert_thresholds ? { alert_thresholds: input.alert_thresholds } : {}),
         grace_threshold: config.graceThreshold,
-        ...(input.model_budgets ? { model_budgets: input.model_budgets } : {}),
+        ...(input.model_budgets
+          ? { model_budgets: Object.fromEntries(Object.entries(input.model_budgets).map(([m, b]) => [m, { max_budget: microsToUsd(b.max_budget) }])) }
+          : {}),
         ...(input.max_tokens != null ? { max_tokens: input.max_tokens } : {}),
         ...(input.max_requests != null ? { max_requests: input.max_requests } : {}),
         budget_duration: config.budgetDuration,

@@ -85,6 +85,8 @@ forEachStore('budget scopes through the OpenAI SDK', (store) => {
     const view = (await admin.get(`/tenants/${t.id}`)).body;
     expect(view.model_budgets).toEqual({ 'gpt-4o-mini': { max_budget: 0.00002 } });
     expect(view.budgets.map((v: { scope: string }) => v.scope)).toEqual(['tenant', 'model:gpt-4o-mini']);
+    const [created] = (await admin.get(`/audit?tenant_id=${t.id}&event=tenant_created`)).body.data;
+    expect(created.details.model_budgets).toEqual({ 'gpt-4o-mini': { max_budget: 0.00002 } });
   });
 
   it("a key budget limits one key while the tenant's other key still works", async () => {

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       overrideExpiryCron: '0 * * * *',
       logLevel: 'info',
       upstream: { headersTimeoutMs: 600_000, bodyTimeoutMs: 600_000 },
+      ledgerClaimIdleMs: 30_000,
     });
     expect(config.configFile).toEqual({ prices: {}, tenant_defaults: {}, tenants: [] });
     expect(Object.isFrozen(config)).toBe(true);
@@ -54,6 +55,7 @@ describe('loadConfig', () => {
       RESET_CRON: '*/5 * * * *',
       LOG_LEVEL: 'debug',
       UPSTREAM_HEADERS_TIMEOUT_MS: '900000',
+      LEDGER_CLAIM_IDLE_MS: '2000',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -65,6 +67,7 @@ describe('loadConfig', () => {
       resetCron: '*/5 * * * *',
       logLevel: 'debug',
       upstream: { headersTimeoutMs: 900_000 },
+      ledgerClaimIdleMs: 2_000,
     });
   });
 
@@ -78,6 +81,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://cache:6379' }, 'REDIS_URL: must use redis: or rediss:'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL: must use postgres: or postgresql:'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY: must be at least 16 characters long'],
+    [{ LEDGER_CLAIM_IDLE_MS: '500' }, 'LEDGER_CLAIM_IDLE_MS: must be an integer from 1000 to 3600000 (got "500")'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(configError(env)).toBe(message);
   });

@@ -12,6 +12,8 @@ export interface Sent {
   readonly status: number;
   readonly requestId: string | undefined;
   readonly code: string | undefined;
+  /** The answer's `x-budget-limit` (the effective budget it was judged against, USD), if any. */
+  readonly budgetLimit?: string;
   readonly doneAt: number;
 }
 
@@ -29,7 +31,14 @@ export async function sendChat(target: Target, headers: Record<string, string> =
     });
     const text = await res.body.text();
     const code = res.statusCode >= 400 ? (JSON.parse(text) as { error?: { code?: string } }).error?.code : undefined;
-    return { tenantId: target.tenantId, status: res.statusCode, requestId: res.headers['x-request-id'] as string | undefined, code, doneAt: Date.now() };
+    return {
+      tenantId: target.tenantId,
+      status: res.statusCode,
+      requestId: res.headers['x-request-id'] as string | undefined,
+      code,
+      budgetLimit: res.headers['x-budget-limit'] as string | undefined,
+      doneAt: Date.now(),
+    };
   } catch {
     return { tenantId: target.tenantId, status: 0, requestId: undefined, code: undefined, doneAt: Date.now() };
   }
