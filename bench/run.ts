@@ -1,77 +1,39 @@
-// Benchmark: non-streamed chat completions at fixed concurrencies against four targets in front of
-// one simulated LiteLLM: the simulator alone ("direct"), the proxy with budgets stubbed out
-// ("plain"), and the real gateway on embedded PGlite ("embedded") and on PostgreSQL + Redis
-// ("redis"); plus each gateway's CPU time per request.
-// Usage: npm run bench -- [--duration 6] [--warmup 2] [--concurrency 1,16,64] [--repeat 1]
-// See bench/README.md.
+// Benchmark: the same load, one scenario at a time, against five targets in front of one simulated
+// LiteLLM: the simulator alone ("direct", the physical limit), the proxy with budgets stubbed out
+// ("plain"), the real gateway on embedded PGlite ("embedded") and on PostgreSQL + Redis ("redis"),
+// and the Portkey AI gateway ("portkey", the peer). Scenarios: non-streamed chat at fixed
+// concurrencies and at a fixed offered rate, streamed chat, large bodies, many tenants; figures:
+// req/s, latency percentiles, added latency against direct, ratios against direct and Portkey,
+// CPU per request, RSS (peak, and growth over a soak of 100,000 requests).
+// Usage: npm run bench -- [--duration 3] [--repeat 3] ... (--help lists every flag; see bench/README.md)
 
+import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ChildStartError } from './lib/children.js';
-import { CLK_TCK, CpuWindow } from './lib/cpu.js';
-import { BENCH_BUDGET_USD } from './lib/fixtures.js';
-import { runLoad } from './lib/load.js';
-import { type Row, TARGETS, type Target, addRatios, markdown, progressLine, summarize, writeResults } from './lib/report.js';
-import { shutdown, startTargets } from './lib/targets.js';
+import { CLK_TCK } from './lib/cpu.js';
+import { page } from './lib/document.js';
+import { BENCH_BUDGET_USD, manyKeys } from './lib/fixtures.js';
+import { checkTargets } from './lib/headline.js';
+import { AFTER_SOAK, AFTER_WARMUP, AT_END, PRODUCT, memoryRows, runLabel, soak } from './lib/leak-check.js';
+import { measure, warmUp } from './lib/measure.js';
+import { type Options, UsageError, readOptions, usage } from './lib/options.js';
+import { portkeyPackage } from './lib/portkey.js';
+import { progressLine } from './lib/progress.js';
+import { type Row, addRatios, summarize, writeResults } from './lib/report.js';
+import { MemoryLedger } from './lib/rss.js';
+import { CHAT, type Scenario, scenarios } from './lib/scenarios.js';
+import { ENFORCING, TARGETS, type Target, shutdown, startTargets } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const HOST = '127.0.0.1';
-// Three gateways start side by side on a small machine, one of them opening PGlite: be generous.
-const STARTUP_TIMEOUT_MS = 60_000;
+const SETTINGS = { root: ROOT, host: '127.0.0.1', timeoutMs: 60_000 }; // five processes start side by side
 const MAX_ERROR_RATE = 0.01;
-const REQUEST = {
-  path: '/v1/chat/completions',
-  body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16 }),
-};
-
-class UsageError extends Error {}
-
-interface Options {
-  durationS: number;
-  warmupS: number;
-  concurrency: number[];
-  repeat: number;
-}
-
-function readOptions(): Options {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      concurrency: { type: 'string' },
-      repeat: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help === true) {
-    console.log('usage: npm run bench -- [--duration <s>] [--warmup <s>] [--concurrency 1,16,64] [--repeat <n>]');
-    console.log('env fallbacks: BENCH_DURATION, BENCH_WARMUP, BENCH_CONCURRENCY, BENCH_REPEAT');
-    console.log('redis target: BENCH_DATABASE_URL, BENCH_REDIS_URL (skipped when unreachable)');
-    process.exit(0);
-  }
-  const pick = (flag: string | undefined, env: string, fallback: string): [string, string] => {
-    const fromEnv = process.env[env]?.trim();
-    if (flag !== undefined) return [flag, `--${env.slice(6).toLowerCase()}`];
-    if (fromEnv) return [fromEnv, env];
-    return [fallback, 'default'];
-  };
-  const num = ([raw, from]: [string, string], ok: (n: number) => boolean, expected: string): number => {
-    const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`${from}=${JSON.stringify(raw)}: expected ${expected}`);
-    return n;
-  };
-  const [cRaw, cFrom] = pick(values.concurrency, 'BENCH_CONCURRENCY', '1,16,64');
-  const concurrency = cRaw.split(',').map((part) => num([part, cFrom], (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'integers 1-4096, comma-separated'));
-  return {
-    durationS: num(pick(values.duration, 'BENCH_DURATION', '6'), (n) => n > 0, 'seconds > 0'),
-    warmupS: num(pick(values.warmup, 'BENCH_WARMUP', '2'), (n) => n >= 0, 'seconds >= 0'),
-    concurrency: [...new Set(concurrency)],
-    repeat: num(pick(values.repeat, 'BENCH_REPEAT', '1'), (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
-  };
-}
+const INITIAL_WARMUP_S = 2;
+// The soak stops at 90 s per gateway, or earlier to keep the whole run near 9.5 minutes.
+const SOAK_CAP_MS = 90_000;
+const RUN_BUDGET_MS = 570_000;
+const WARMUP: Scenario = { id: 'warm-up', group: 'concurrency', title: 'warm-up', concurrency: 16, targets: TARGETS, body: JSON.stringify(CHAT), simHeaders: {}, manyKeys: false };
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -80,109 +42,155 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** SIM_* settings inherited from our environment (other than the port and host we set). */
-function simEnv(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('SIM_') && e[0] !== 'SIM_PORT' && e[0] !== 'SIM_HOST' && e[1] !== undefined),
-  );
+const t0 = Date.now();
+const clock = (ms: number): string => `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}`;
+const log = (line: string): void => console.log(`[bench ${clock(Date.now() - t0)}] ${line}`);
+
+function estimateS(o: Options, plan: readonly Scenario[], targets: number): number {
+  const perRun = o.warmupS + o.durationS;
+  const runs = plan.reduce((n, s) => n + s.targets.length, 0) * o.repeat;
+  const priming = plan.some((s) => s.manyKeys) ? o.tenants * 0.004 : 0; // a first lookup costs ms of CPU
+  const soak = (3 * 0.65 * o.soakRequests) / 3500; // about a third is served during the repetitions
+  return runs * perRun + targets * INITIAL_WARMUP_S + priming + soak;
+}
+
+/** The commit measured, "+changes" when src/ or the plain proxy differ from it; read-only git. */
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/plain-gateway.ts'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return `${head}${dirty ? '+changes' : ''}`;
+  } catch {
+    return 'unknown';
+  }
 }
 
 async function main(): Promise<number> {
   const options = readOptions();
-  const perTarget = options.repeat * options.concurrency.length;
-  const estimateS = TARGETS.length * perTarget * (options.durationS + options.warmupS);
-  console.log(
-    `[bench] ${TARGETS.length} targets x ${perTarget} runs of ${options.warmupS}s warm-up + ${options.durationS}s, ` +
-      `concurrency ${options.concurrency.join(',')}, ${options.repeat} repetition(s); about ${Math.ceil(estimateS)} s plus start-up`,
+  if (options === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const commit = revision(); // at the start: src/ may change while the run goes on
+  const wantsKeys = options.scenarios.includes('tenants') && options.targets.some((t) => ENFORCING.includes(t));
+  const extraKeys = wantsKeys ? manyKeys(options.tenants) : [];
+  const draft = scenarios(options, options.targets);
+  log(
+    `${options.targets.length} targets, ${draft.length} scenarios (${draft.map((s) => s.id).join(', ')}), ${options.repeat} repetition(s) of ` +
+      `${options.warmupS}s + ${options.durationS}s per run; about ${Math.ceil(estimateS(options, draft, options.targets.length))} s plus start-up`,
   );
-  const started = await startTargets({ root: ROOT, host: HOST, timeoutMs: STARTUP_TIMEOUT_MS }, (line) => console.log(line));
+  const started = await startTargets(SETTINGS, log, { only: options.targets, extraKeys });
   const { children } = started;
   const sim = children.get('direct')!;
-  console.log(`[bench] ${[...children].map(([name, c]) => `${name} ${c.url} (pid ${c.process.pid})`).join(', ')}`);
-  for (const [name, where] of Object.entries(started.fixtures)) console.log(`[bench] ${name}: ${where}`);
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${started.apiKey}` };
-
-  const rows: Row[] = [];
   const available = TARGETS.filter((t) => children.has(t));
+  const plan = scenarios(options, available);
+  const ctx = { apiKey: started.apiKey, extraKeys, simUrl: sim.url };
+  log(`started ${[...children].map(([name, c]) => `${name} ${c.url} (pid ${c.process.pid})`).join(', ')}`);
+  for (const [name, where] of Object.entries(started.fixtures)) log(`${name}: ${where}`);
+
+  const memory = new MemoryLedger(
+    new Map(available.filter((t) => t !== 'direct').map((t) => [t, { pid: children.get(t)!.process.pid, heapFile: started.heapFiles.get(t) }])),
+  );
+  for (const target of available) memory.count(target, await warmUp(children.get(target)!.url, WARMUP, target, ctx, INITIAL_WARMUP_S, false));
+  // Each key's first request looks the key and its tenant up in the database; the scenario is
+  // about the cached path, so every key is used once first (the enforcing targets side by side).
+  const manyKeysScenario = plan.find((s) => s.manyKeys);
+  const priming = manyKeysScenario ? ENFORCING.filter((t) => manyKeysScenario.targets.includes(t)) : [];
+  await Promise.all(
+    priming.map(async (target) => {
+      const primedAt = Date.now();
+      memory.count(target, await warmUp(children.get(target)!.url, manyKeysScenario!, target, ctx, 0, true));
+      log(`${target}: first request of each of ${extraKeys.length} keys took ${((Date.now() - primedAt) / 1000).toFixed(1)} s in all`);
+    }),
+  );
+  memory.mark(AFTER_WARMUP, { resetPeak: true });
+  for (const t of available.filter((p) => p !== 'direct')) await memory.addHeap(t, AFTER_WARMUP);
+  log('warmed up');
+
+  const ids = { c1: `c${Math.min(...options.concurrency)}`, c64: `c${Math.max(...options.concurrency)}`, stream: 'stream' };
+  // The leak check's base: the busiest closed-loop run of the second repetition (see lib/leak-check.ts).
+  const everyone = plan.filter((s) => PRODUCT.every((t) => !available.includes(t) || s.targets.includes(t)));
+  const baseScenario = everyone.find((s) => s.id === ids.c64) ?? everyone.at(-1) ?? plan.at(-1)!;
+  const baseLabel = runLabel(Math.min(2, options.repeat), baseScenario.id);
+  const rows: Row[] = [];
+  const total = plan.reduce((n, s) => n + s.targets.length, 0) * options.repeat;
+  const settings = { warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 };
+  const runsStartedAt = Date.now();
+  const left = (): string => clock(((Date.now() - runsStartedAt) / rows.length) * (total - rows.length));
   for (let rep = 1; rep <= options.repeat; rep++) {
-    // Reverse the order on even repetitions so no target always runs on a warmer (or more tired) machine.
-    const order: Target[] = rep % 2 === 1 ? available : [...available].reverse();
-    for (const concurrency of options.concurrency) {
+    for (const scenario of plan) {
+      // Reverse the order on even repetitions so no target always runs on a warmer (or more tired) machine.
+      const order = rep % 2 === 1 ? scenario.targets : [...scenario.targets].reverse();
       for (const target of order) {
-        const child = children.get(target)!;
-        const cpu = new CpuWindow({ gateway: target === 'direct' ? undefined : child.process.pid, sim: sim.process.pid });
-        const result = await runLoad({
-          origin: child.url,
-          path: REQUEST.path,
-          body: REQUEST.body,
-          headers,
-          concurrency,
-          warmupMs: options.warmupS * 1000,
-          durationMs: options.durationS * 1000,
-          onWindowStart: () => cpu.start(),
-          onWindowEnd: () => cpu.end(),
-        });
+        const row = await measure(scenario, target, children.get(target)!, sim, ctx, settings, rep);
+        memory.count(target, row.completed);
+        memory.mark(runLabel(rep, scenario.id), { only: [target] });
+        if (runLabel(rep, scenario.id) === baseLabel && target !== 'direct') await memory.addHeap(target, baseLabel);
         for (const c of children.values()) {
           if (c.exited()) throw new Error(`${c.name} exited during the benchmark\n${c.output()}`);
         }
-        const row: Row = {
-          target,
-          concurrency,
-          rep,
-          ...result,
-          gatewayCpuUsPerRequest: target === 'direct' ? null : cpu.perRequest('gateway', result.requests),
-          simCpuUsPerRequest: cpu.perRequest('sim', result.requests),
-        };
         rows.push(row);
         addRatios(rows);
-        console.log(progressLine(row, options.repeat));
+        log(`${rows.length}/${total}, ~${left()} left: ${progressLine(row, options.repeat)}`);
       }
     }
   }
+
+  await soak(WARMUP, available, new Map([...children].map(([t, c]) => [t, c.url])), memory, ctx, {
+    soakRequests: options.soakRequests,
+    baseLabel,
+    capMs: (remaining) => Math.max(15_000, Math.min(SOAK_CAP_MS, (RUN_BUDGET_MS - (Date.now() - t0)) / remaining)),
+    log,
+  });
+  memory.mark(AT_END);
+  for (const t of available.filter((p) => p !== 'direct' && !memory.point(p, AFTER_SOAK))) await memory.addHeap(t, AT_END);
+  const peaks = new Map(available.map((t) => [t, memory.peakKb(t)]));
   await shutdown();
 
-  const md = markdown(rows, options.repeat);
+  const rss = memoryRows(available, memory, peaks, baseLabel);
+  const summaries = summarize(rows);
+  const checks = checkTargets(summaries, rss, ids, options.soakRequests);
   const now = new Date();
   const date = now.toISOString().slice(0, 10);
   const cpu = cpus();
-  const failed = rows.filter((r) => r.errorRate > MAX_ERROR_RATE);
   const environment = { node: process.version, platform: `${process.platform}-${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cores: cpu.length };
+  const portkey = portkeyPackage().version;
   const skipped = Object.entries(started.skipped).map(([t, why]) => `${t} skipped: ${why}`);
-  const header =
-    `# budget-gateway bench ${date}\n\n` +
-    `node ${environment.node}, ${environment.cpuModel}, ${environment.cores} cores; ` +
-    `duration ${options.durationS}s, warm-up ${options.warmupS}s, concurrency ${options.concurrency.join(',')}, repeat ${options.repeat}. ` +
+  const failed = rows.filter((r) => r.errorRate > MAX_ERROR_RATE);
+  const preamble =
+    `commit ${commit}; node ${environment.node}, ${environment.cpuModel}, ${environment.cores} cores; @portkey-ai/gateway ${portkey}; ` +
+    `${options.repeat} repetition(s) of ${options.warmupS}s warm-up + ${options.durationS}s per run; finished in ${clock(Date.now() - t0)}. ` +
     `Targets: ${available.join(', ')}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}. ` +
-    `The load generator, the simulator and every target's process share the machine's cores over loopback; ` +
-    `gateway CPU is the gateway process's own (utime+stime from /proc), not Redis's or PostgreSQL's.\n\n`;
-  const files = await writeResults(
-    RESULTS_DIR,
-    date,
-    {
-      date: now.toISOString(),
-      ...environment,
-      clockTicksPerSecond: CLK_TCK,
-      options,
-      simEnv: simEnv(),
-      targets: available,
-      skipped: started.skipped,
-      fixtures: started.fixtures,
-      tenantBudgetUsd: BENCH_BUDGET_USD,
-      request: { path: REQUEST.path, body: JSON.parse(REQUEST.body) as unknown, authorization: 'Bearer sk-bench-<random, registered to the bench tenant>' },
-      ok: failed.length === 0,
-      rows,
-      ...(options.repeat > 1 ? { medians: summarize(rows) } : {}),
-    },
-    header + md,
-  );
+    `The load generator (undici, in the orchestrator), the simulator and every target share the machine's cores over loopback; ` +
+    `CPU is each target process's own (utime+stime from /proc), not Redis's or PostgreSQL's.`;
+  const md = page({ title: `budget-gateway bench ${date}`, preamble, scenarios: plan, summaries, memory: rss, memoryBase: baseLabel, checks, ids, repeat: options.repeat });
+  const files = await writeResults(resolve(ROOT, options.outDir), date, {
+    date: now.toISOString(),
+    ...environment,
+    portkeyVersion: portkey,
+    commit,
+    clockTicksPerSecond: CLK_TCK,
+    options,
+    durationS: (Date.now() - t0) / 1000,
+    simEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SIM_') && k !== 'SIM_PORT' && k !== 'SIM_HOST')),
+    targets: available,
+    skipped: started.skipped,
+    fixtures: started.fixtures,
+    tenantBudgetUsd: BENCH_BUDGET_USD,
+    scenarios: plan.map(({ body, ...s }) => ({ ...s, bodyBytes: Buffer.byteLength(body), body: body.length > 512 ? `${body.slice(0, 120)}…` : JSON.parse(body) })),
+    ok: failed.length === 0,
+    checks,
+    memory: rss,
+    memoryBase: baseLabel,
+    memoryPoints: Object.fromEntries(available.map((t) => [t, memory.points(t)])),
+    summaries,
+    rows,
+  }, md);
 
-  console.log(`\n${md}\n`);
-  console.log(`[bench] wrote ${files.map((f) => f.slice(ROOT.length)).join(', ')}`);
-  if (failed.length > 0) {
-    for (const r of failed) console.error(`[bench] FAIL ${r.target} c=${r.concurrency} rep ${r.rep}: ${(r.errorRate * 100).toFixed(2)}% errors (> 1%): ${r.errorSamples.join('; ')}`);
-    return 1;
-  }
-  return 0;
+  console.log(`\n${md}`);
+  log(`wrote ${files.map((f) => (f.startsWith(ROOT) ? f.slice(ROOT.length) : f)).join(', ')}`);
+  for (const r of failed) console.error(`[bench] FAIL ${r.target} ${r.scenario} rep ${r.rep}: ${(r.errorRate * 100).toFixed(2)}% errors (> 1%): ${r.errorSamples.join('; ')}`);
+  return failed.length > 0 ? 1 : 0;
 }
 
 try {

@@ -1,6 +1,7 @@
 // Databases the enforcing targets start on: each gets one tenant with a budget the bench never
-// exhausts and the bench's registered key, written before the gateway starts (a PGlite folder has
-// one owner at a time). Everything created here is undone by `Cleanups`, newest first.
+// exhausts and the bench's registered key (plus, for the many-tenants scenario, one more tenant per
+// extra key), written before the gateway starts (a PGlite folder has one owner at a time).
+// Everything created here is undone by `Cleanups`, newest first.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,8 +13,9 @@ import { parseDuration } from '../../src/budget/duration.js';
 import { usdToMicros } from '../../src/budget/money.js';
 import { firstPeriod } from '../../src/budget/period.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
-import { createKey } from '../../src/db/keys.js';
+import { createKey, hashKey } from '../../src/db/keys.js';
 import { migrateUp } from '../../src/db/migrate.js';
+import { apiKeys, tenants } from '../../src/db/schema.js';
 import { upsertTenant } from '../../src/db/tenants.js';
 
 export const BENCH_TENANT = 'bench';
@@ -49,7 +51,13 @@ export function benchKey(): string {
   return `sk-bench-${randomBytes(12).toString('hex')}`;
 }
 
-async function seedTenant(database: Database, apiKey: string): Promise<void> {
+/** `count` more keys, one per extra tenant, for the many-tenants scenario. */
+export function manyKeys(count: number): string[] {
+  const run = randomBytes(6).toString('hex');
+  return Array.from({ length: count }, (_, i) => `sk-bench-${run}-${String(i).padStart(6, '0')}`);
+}
+
+async function seedTenant(database: Database, apiKey: string, extraKeys: readonly string[]): Promise<void> {
   await migrateUp(database);
   const budgetDuration = '30d';
   const period = firstPeriod(Date.now(), parseDuration(budgetDuration));
@@ -63,16 +71,46 @@ async function seedTenant(database: Database, apiKey: string): Promise<void> {
     firstPeriod: { startedAt: new Date(period.startMs), resetAt: new Date(period.endMs) },
   });
   await createKey(database.db, BENCH_TENANT, { key: apiKey });
+  await seedManyTenants(database, extraKeys, period);
+}
+
+const SEED_BATCH = 1_000;
+
+/** Tenant `bench-<i>` with the same budget as `bench`, owning `keys[i]` (registered); bulk inserts. */
+async function seedManyTenants(database: Database, keys: readonly string[], period: { startMs: number; endMs: number }): Promise<void> {
+  for (let from = 0; from < keys.length; from += SEED_BATCH) {
+    const batch = keys.slice(from, from + SEED_BATCH).map((key, j) => ({ key, tenantId: `${BENCH_TENANT}-${from + j}` }));
+    await database.db.insert(tenants).values(
+      batch.map(({ tenantId }) => ({
+        tenantId,
+        name: tenantId,
+        maxBudgetMicros: usdToMicros(BENCH_BUDGET_USD),
+        budgetDuration: '30d',
+        periodStartedAt: new Date(period.startMs),
+        budgetResetAt: new Date(period.endMs),
+        periodAnchorAt: new Date(period.endMs),
+      })),
+    );
+    await database.db.insert(apiKeys).values(
+      batch.map(({ key, tenantId }) => ({
+        keyId: `key_${tenantId}`,
+        tenantId,
+        keyHash: hashKey(key),
+        prefix: key.slice(0, 10),
+        origin: 'registered' as const,
+      })),
+    );
+  }
 }
 
 /** A fresh embedded (PGlite) data dir holding the tenant and key; removed on cleanup. */
-export async function prepareEmbedded(apiKey: string, cleanups: Cleanups): Promise<{ dataDir: string }> {
+export async function prepareEmbedded(apiKey: string, cleanups: Cleanups, extraKeys: readonly string[] = []): Promise<{ dataDir: string }> {
   const root = mkdtempSync(join(tmpdir(), 'budget-gateway-bench-'));
   cleanups.add(`remove ${root}`, async () => rmSync(root, { recursive: true, force: true }));
   const dataDir = join(root, 'data');
   const database = await openDatabase({ dataDir });
   try {
-    await seedTenant(database, apiKey);
+    await seedTenant(database, apiKey, extraKeys);
   } finally {
     await database.close();
   }
@@ -98,7 +136,7 @@ export interface RedisFixture {
  * A new schema `bench_<random>` on BENCH_DATABASE_URL, migrated, with the tenant and key, and a
  * Redis prefix `bgbench:<random>:`. Cleanup drops the schema and deletes the prefix's keys.
  */
-export async function prepareRedis(apiKey: string, cleanups: Cleanups, env: NodeJS.ProcessEnv): Promise<RedisFixture> {
+export async function prepareRedis(apiKey: string, cleanups: Cleanups, env: NodeJS.ProcessEnv, extraKeys: readonly string[] = []): Promise<RedisFixture> {
   const baseUrl = env.BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
   const redisUrl = env.BENCH_REDIS_URL?.trim() || DEFAULT_REDIS_URL;
   const id = randomBytes(4).toString('hex');
@@ -134,7 +172,7 @@ export async function prepareRedis(apiKey: string, cleanups: Cleanups, env: Node
   const databaseUrl = `${baseUrl}${baseUrl.includes('?') ? '&' : '?'}options=${options}`;
   const database = await openDatabase({ databaseUrl, dataDir: '' });
   try {
-    await seedTenant(database, apiKey);
+    await seedTenant(database, apiKey, extraKeys);
   } finally {
     await database.close();
   }

@@ -1,13 +1,23 @@
-// The four targets as child processes on free loopback ports, all in front of one simulator:
-//   direct   the simulated LiteLLM alone
+// The targets as child processes on free loopback ports, all in front of one simulator:
+//   direct   the simulated LiteLLM alone (the physical limit)
 //   plain    bench/plain-gateway.ts: the gateway's proxy path with budgets stubbed out
 //   embedded src/server.ts on its embedded defaults (PGlite in DATA_DIR, in-process spend store)
 //   redis    src/server.ts with DATABASE_URL + REDIS_URL (PostgreSQL ledger, Redis Lua reservations)
+//   portkey  the Portkey AI gateway (@portkey-ai/gateway), the peer, forwarding to the simulator
 // `shutdown()` stops the children and then undoes the fixtures, on every way out.
 
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type RunningChild, freePort, startChild } from './children.js';
 import { Cleanups, Unreachable, benchKey, prepareEmbedded, prepareRedis } from './fixtures.js';
-import type { Target } from './report.js';
+import { assertLoopbackOnly, startPortkey } from './portkey.js';
+
+/** In run order: the upstream alone, the proxy without budgets, the two enforcing set-ups, the peer. */
+export const TARGETS = ['direct', 'plain', 'embedded', 'redis', 'portkey'] as const;
+export type Target = (typeof TARGETS)[number];
+export const ENFORCING: readonly Target[] = ['embedded', 'redis'];
 
 export interface TargetSettings {
   root: string;
@@ -16,7 +26,7 @@ export interface TargetSettings {
 }
 
 export interface StartedTargets {
-  /** In run order; `redis` is missing when it was skipped. */
+  /** In run order; `redis` is missing when it was skipped, others when not asked for. */
   readonly children: ReadonlyMap<Target, RunningChild>;
   /** The bench tenant's key, for the Authorization header of every request. */
   readonly apiKey: string;
@@ -24,7 +34,11 @@ export interface StartedTargets {
   readonly skipped: Partial<Record<Target, string>>;
   /** Where the enforcing targets keep their state, for the results file. */
   readonly fixtures: Partial<Record<Target, string>>;
+  /** Where each target's heap probe (bench/lib/heap-probe.mjs) writes; see lib/rss.ts. */
+  readonly heapFiles: ReadonlyMap<Target, string>;
 }
+
+const HEAP_PROBE = fileURLToPath(new URL('./heap-probe.mjs', import.meta.url));
 
 /** Gateway settings the bench sets itself; the same variables in our environment are not passed on. */
 const OWNED_ENV = ['PORT', 'HOST', 'LITELLM_BASE_URL', 'LOG_LEVEL', 'DATABASE_URL', 'DATA_DIR', 'REDIS_URL', 'REDIS_PREFIX', 'CONFIG_FILE'];
@@ -42,8 +56,19 @@ export function shutdown(): Promise<void> {
   return stopping;
 }
 
-export async function startTargets(settings: TargetSettings, log: (line: string) => void): Promise<StartedTargets> {
+export interface StartOptions {
+  /** Targets to start (default all); direct, the simulator, always starts. */
+  only?: readonly Target[];
+  /** Extra keys registered to the enforcing targets, one tenant each. */
+  extraKeys?: readonly string[];
+  /** Node flags for a target's process, e.g. ['--cpu-prof']. */
+  nodeArgs?: Partial<Record<Target, string[]>>;
+}
+
+export async function startTargets(settings: TargetSettings, log: (line: string) => void, options: StartOptions = {}): Promise<StartedTargets> {
   const apiKey = benchKey();
+  const wanted = (t: Target): boolean => options.only === undefined || options.only.includes(t);
+  const extraKeys = options.extraKeys ?? [];
   const skipped: Partial<Record<Target, string>> = {};
   const fixtures: Partial<Record<Target, string>> = {};
 
@@ -52,8 +77,8 @@ export async function startTargets(settings: TargetSettings, log: (line: string)
   const [sim, embedded, redis] = settledOrThrow(
     await Promise.allSettled([
       startSimulator(settings),
-      prepareEmbedded(apiKey, cleanups),
-      prepareRedis(apiKey, cleanups, process.env).catch((err: unknown) => {
+      wanted('embedded') ? prepareEmbedded(apiKey, cleanups, extraKeys) : undefined,
+      (wanted('redis') ? prepareRedis(apiKey, cleanups, process.env, extraKeys) : Promise.resolve(undefined)).catch((err: unknown) => {
         if (!(err instanceof Unreachable)) throw err;
         skipped.redis = err.message;
         log(`[bench] skipping redis target: ${err.message}`);
@@ -61,21 +86,37 @@ export async function startTargets(settings: TargetSettings, log: (line: string)
       }),
     ] as const),
   );
-  fixtures.embedded = `DATA_DIR ${embedded.dataDir}`;
+  if (embedded) fixtures.embedded = `DATA_DIR ${embedded.dataDir}`;
   if (redis) fixtures.redis = redis.shown;
 
-  const specs: [Target, string, Record<string, string>][] = [
-    ['plain', 'bench/plain-gateway.ts', {}],
-    ['embedded', 'src/server.ts', { DATA_DIR: embedded.dataDir }],
-    ...(redis
-      ? [['redis', 'src/server.ts', { DATABASE_URL: redis.databaseUrl, REDIS_URL: redis.redisUrl, REDIS_PREFIX: redis.redisPrefix }] as [Target, string, Record<string, string>]]
-      : []),
+  type Spec = [Target, string, Record<string, string>];
+  const specs: Spec[] = [
+    ...(wanted('plain') ? [['plain', 'bench/plain-gateway.ts', {}] satisfies Spec] : []),
+    ...(embedded ? [['embedded', 'src/server.ts', { DATA_DIR: embedded.dataDir }] satisfies Spec] : []),
+    ...(redis ? [['redis', 'src/server.ts', { DATABASE_URL: redis.databaseUrl, REDIS_URL: redis.redisUrl, REDIS_PREFIX: redis.redisPrefix }] satisfies Spec] : []),
   ];
+  const heapFiles = new Map<Target, string>();
+  for (const [t] of [...specs, ['portkey'] as const]) {
+    const file = join(tmpdir(), `budget-gateway-bench-heap-${process.pid}-${t}.json`);
+    heapFiles.set(t, file);
+    cleanups.add(`remove ${file}`, async () => rmSync(file, { force: true }));
+  }
+  const args = (t: Target): string[] => ['--expose-gc', '--import', HEAP_PROBE, ...(options.nodeArgs?.[t] ?? [])];
+  const probe = (t: Target): Record<string, string> => ({ BENCH_HEAP_FILE: heapFiles.get(t)! });
   // Started together; every one that comes up is tracked, so a failure of one still stops the rest.
-  const gateways = settledOrThrow(await Promise.allSettled(specs.map(([name, entry, env]) => startGateway(settings, name, entry, sim.url, env))));
+  const gateways = settledOrThrow(
+    await Promise.allSettled([
+      ...specs.map(([name, entry, env]) => startGateway(settings, name, entry, sim.url, { ...env, ...probe(name) }, args(name))),
+      ...(wanted('portkey') ? [startPeer(settings, args('portkey'), probe('portkey'))] : []),
+    ]),
+  );
   const children = new Map<Target, RunningChild>([['direct', sim]]);
-  for (const [i, child] of gateways.entries()) children.set(specs[i]![0], child);
-  return { children, apiKey, skipped, fixtures };
+  const names: Target[] = [...specs.map(([name]) => name), ...(wanted('portkey') ? (['portkey'] as const) : [])];
+  for (const name of TARGETS) {
+    const i = names.indexOf(name);
+    if (i !== -1) children.set(name, gateways[i]!);
+  }
+  return { children, apiKey, skipped, fixtures, heapFiles };
 }
 
 function settledOrThrow<T extends readonly PromiseSettledResult<unknown>[]>(results: T): { -readonly [K in keyof T]: T[K] extends PromiseSettledResult<infer V> ? V : never } {
@@ -99,14 +140,29 @@ export async function startSimulator(settings: TargetSettings): Promise<RunningC
   return sim;
 }
 
-export async function startGateway(settings: TargetSettings, name: string, entry: string, upstreamUrl: string, extra: Record<string, string>): Promise<RunningChild> {
+/** Portkey, tracked for shutdown before its listening address is checked. */
+async function startPeer(settings: TargetSettings, nodeArgs: readonly string[], env: Record<string, string>): Promise<RunningChild> {
+  const child = await startPortkey(settings, nodeArgs, env);
+  started.push(child);
+  assertLoopbackOnly(child.process.pid!, Number(new URL(child.url).port));
+  return child;
+}
+
+export async function startGateway(
+  settings: TargetSettings,
+  name: string,
+  entry: string,
+  upstreamUrl: string,
+  extra: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Promise<RunningChild> {
   const port = await freePort(settings.host);
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !OWNED_ENV.includes(e[0])),
   );
   const child = await startChild({
     name: `${name} gateway`,
-    args: ['--import', 'tsx', entry],
+    args: [...nodeArgs, '--import', 'tsx', entry],
     cwd: settings.root,
     env: { ...inherited, PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, LOG_LEVEL: 'warn', ...extra },
     readyLine: gatewayReadyLine,

@@ -1,0 +1,87 @@
+// The headline: each gateway against direct (the physical limit) and against Portkey (the peer),
+// with the spread over repetitions, and the issue's targets checked one by one.
+
+import type { Measure, Summary } from './report.js';
+import type { Spread } from './stats.js';
+import { type Format, type MemoryRow, cell, fixed, table, times, whole } from './tables.js';
+import { ENFORCING, TARGETS } from './targets.js';
+
+export interface TargetCheck {
+  goal: string;
+  target: string;
+  /** The median, and the range over repetitions. */
+  value: Spread | null;
+  shown: string;
+  met: boolean | null;
+}
+
+/** Scenario ids of the headline columns: the lowest and highest concurrency, the stream. */
+export interface Ids {
+  c1: string;
+  c64: string;
+  stream: string;
+}
+
+const find = (all: readonly Summary[], scenario: string, target: string): Summary | undefined =>
+  all.find((s) => s.scenario === scenario && s.target === target);
+
+export function headlineTable(all: readonly Summary[], memory: readonly MemoryRow[], ids: Ids): string {
+  const at = (scenario: string, m: Measure, f: Format) => (target: string) => cell(find(all, scenario, target)?.spreads[m], f);
+  const added = fixed(2, true);
+  const [lo, hi] = [ids.c1.replace(/^c/, 'c='), ids.c64.replace(/^c/, 'c=')];
+  const cols: [string, (t: string) => string][] = [
+    [`${lo} added p50 ms`, at(ids.c1, 'addedP50', added)],
+    [`${lo} added p99 ms`, at(ids.c1, 'addedP99', added)],
+    [`${hi} req/s`, at(ids.c64, 'rps', whole)],
+    [`${hi} ÷ direct`, at(ids.c64, 'xDirect', fixed(3))],
+    [`${hi} ÷ Portkey`, at(ids.c64, 'xPortkey', times)],
+    [`${hi} CPU µs/req`, at(ids.c64, 'cpu', whole)],
+    ['stream: added TTFB p99 ms', at(ids.stream, 'addedTtfbP99', added)],
+    ['stream: added chunk delay p99 ms', at(ids.stream, 'addedGapP99', added)],
+    ['RSS growth', (t) => growth(memory.find((m) => m.target === t))],
+    ['peak RSS MB', (t) => peak(memory.find((m) => m.target === t))],
+  ];
+  const shown = TARGETS.filter((t) => all.some((s) => s.target === t));
+  return table(
+    ['target', ...cols.map(([title]) => title)],
+    shown.map((t) => [t, ...cols.map(([, read]) => read(t))]),
+  );
+}
+
+const growth = (m: MemoryRow | undefined): string =>
+  m?.growthPercent == null ? '—' : `${m.growthPercent >= 0 ? '+' : ''}${m.growthPercent.toFixed(1)} % over ${Math.round(m.servedBetween / 1000)}k req`;
+const peak = (m: MemoryRow | undefined): string => (m?.peakMb == null ? '—' : m.peakMb.toFixed(0));
+
+/** The issue's targets for the enforcing gateways (and RSS for every product gateway). */
+export function checkTargets(all: readonly Summary[], memory: readonly MemoryRow[], ids: Ids, soakRequests: number): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const spreadCheck = (goal: string, target: string, scenario: string, m: Measure, ok: (x: number) => boolean, f: Format): void => {
+    const s = find(all, scenario, target)?.spreads[m];
+    const value = s && s.n > 0 ? s : null;
+    checks.push({ goal, target, value, shown: cell(value ?? undefined, f), met: value === null ? null : ok(value.median) });
+  };
+  for (const t of ENFORCING) {
+    if (!all.some((s) => s.target === t)) continue;
+    spreadCheck('added p99 below 1 ms at concurrency 1', t, ids.c1, 'addedP99', (x) => x < 1, fixed(2, true));
+    spreadCheck('at least 5x Portkey throughput at concurrency 64', t, ids.c64, 'xPortkey', (x) => x >= 5, times);
+    spreadCheck('at least 35 % of direct throughput at concurrency 64', t, ids.c64, 'xDirect', (x) => x >= 0.35, fixed(3));
+    spreadCheck('streamed chunks delayed under 1 ms at p99', t, ids.stream, 'addedGapP99', (x) => x < 1, fixed(2, true));
+  }
+  for (const m of memory) {
+    if (m.target === 'direct' || m.target === 'portkey') continue;
+    const enough = soakRequests > 0 && m.servedBetween >= soakRequests;
+    // A shrinking RSS is memory handed back to the system, not a leak: the goal is no growth past +10 %.
+    const met = m.growthPercent === null || !enough ? null : m.growthPercent <= 10;
+    checks.push({ goal: 'RSS stable within 10 % after warm-up (growth at most +10 %)', target: m.target, value: null, shown: `${growth(m)}${enough ? '' : ` (fewer than ${soakRequests})`}`, met });
+  }
+  return checks;
+}
+
+export function checksMarkdown(checks: readonly TargetCheck[]): string {
+  const verdict = (met: boolean | null): string => (met === null ? 'not measured' : met ? '**met**' : '**not met**');
+  return table(
+    ['goal', 'target', 'median (min–max)', 'verdict'],
+    checks.map((c) => [c.goal, c.target, c.shown, verdict(c.met)]),
+    2,
+  );
+}
