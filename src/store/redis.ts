@@ -109,6 +109,10 @@ export class RedisSpendStore implements SpendStore {
   }
 
   async release(id: string, keys: readonly string[], amounts?: readonly number[]): Promise<void> {
+    // Settles waiting for the end of the tick go first: a lease's rest released ahead of its last
+    // request's settle would drop that request's part from `reserved` before its cost reached
+    // `spend`, and for that moment another request could be admitted past the line.
+    this.#flushSettles();
     await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id, ...(amounts ?? []));
   }
 

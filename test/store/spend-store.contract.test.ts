@@ -176,6 +176,18 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await store.settle('r1', [{ key: key('kept'), amount: 7, release: 10 }], 'replayed', { replay: true })).toEqual([undefined]);
     });
 
+    it('applies a settle issued before a release first, so spend + reserved never dips below what was admitted', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.reserve('lease', [{ ...bucket(key('a'), 100, 11), wanted: 22 }], T0, HOUR);
+      // In one tick: the lease's last request settles, the lease retires, the next request asks.
+      const settled = store.settle('lease', [{ key: key('a'), amount: 11, release: 11 }], 'last');
+      const released = store.release('lease', [key('a')]);
+      const next = store.reserve('r2', [bucket(key('a'), 100, 11)], T0, HOUR);
+      const [, , outcome] = await Promise.all([settled, released, next]);
+      // Had the release gone first, the request would have found neither the spend nor the hold.
+      expect(outcome).toMatchObject({ kind: 'admitted', states: [{ spend: 11, reserved: 0 }] });
+    });
+
     it('releases each bucket by its own amount (a failed request held dollars, tokens and one request)', async () => {
       for (const k of ['usd', 'tokens', 'requests']) await store.seed(key(k), 0, END);
       const keys = [key('usd'), key('tokens'), key('requests')];
