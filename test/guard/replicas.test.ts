@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { getTenant, upsertTenant } from '../../src/db/tenants.js';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { startTestGateway, testDatabase, type TestGateway, type TestTenant } from '../support/gateway.js';
+import { CHAT_MICROS, sendChat, startTestGateway, testDatabase, type TestGateway } from '../support/gateway.js';
 import { ledgerRows, waitForLedgerRows } from '../support/ledger.js';
 import { redisUrl } from '../support/services.js';
 import { dropKeys } from '../support/stores.js';
 import { tenantConfig } from '../support/tenants.js';
 
 const url = redisUrl();
-const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 });
-/** What one simulated answer costs (its x-litellm-response-cost), and what its reservation holds. */
-const REQUEST_MICROS = 11;
 
 describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 'three replicas sharing Redis (set TEST_REDIS_URL to run)', () => {
   const prefix = `bgtest:${randomUUID()}:`;
@@ -38,20 +34,10 @@ describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 't
     await dropKeys(url!, prefix);
   });
 
-  const send = async (gateway: TestGateway, tenant: TestTenant) => {
-    const res = await request(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
-      body: chat,
-    });
-    await res.body.dump();
-    return res;
-  };
-
   it('lets 200 simultaneous requests overshoot a budget with room for 5 by at most one request', async () => {
     // Block line 55 µ$ (budget 50, grace 110 %): room for exactly 5 requests of 11 µ$.
     const tenant = await replicas[0]!.createTenant({ maxBudgetMicros: 50 });
-    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => send(replicas[i % 3]!, tenant).then((r) => r.statusCode)));
+    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => sendChat(replicas[i % 3]!, tenant).then((r) => r.statusCode)));
     const admitted = statuses.filter((s) => s === 200).length;
     // 503 budget_store_unavailable only if Redis was too slow to answer in time (fail closed).
     expect(statuses.filter((s) => ![200, 402, 503].includes(s))).toEqual([]);
@@ -60,14 +46,14 @@ describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 't
     const rows = await waitForLedgerRows(replicas[0]!.db, tenant.tenantId, admitted);
     const spend = rows.reduce((sum, r) => sum + r.costMicros, 0);
     expect(rows).toHaveLength(admitted);
-    expect(spend).toBeLessThanOrEqual(55 + REQUEST_MICROS);
+    expect(spend).toBeLessThanOrEqual(55 + CHAT_MICROS);
     // Once settled, every replica refuses.
-    for (const replica of replicas) expect((await send(replica, tenant)).statusCode).toBe(402);
+    for (const replica of replicas) expect((await sendChat(replica, tenant)).statusCode).toBe(402);
   });
 
   it('counts a usage event replayed after a crash once', async () => {
     const tenant = await replicas[0]!.createTenant();
-    const res = await send(replicas[1]!, tenant);
+    const res = await sendChat(replicas[1]!, tenant);
     const [row] = await waitForLedgerRows(replicas[0]!.db, tenant.tenantId, 1);
     expect(row!.requestId).toBe(res.headers['x-request-id']);
     // The same event appended again, as a replica that died before acknowledging would leave it.
@@ -78,20 +64,20 @@ describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 't
 
   it('rebuilds spend counters from the ledger when Redis lost them', async () => {
     const tenant = await replicas[0]!.createTenant({ maxBudgetMicros: 1_000 });
-    for (let i = 0; i < 3; i++) await send(replicas[i]!, tenant);
+    for (let i = 0; i < 3; i++) await sendChat(replicas[i]!, tenant);
     await waitForLedgerRows(replicas[0]!.db, tenant.tenantId, 3);
     const buckets = await redis.keys(`${prefix}tenant:${tenant.tenantId}:*`);
     expect(buckets.length).toBeGreaterThan(0);
     await redis.del(...buckets); // as after a restart without persistence
 
-    const res = await send(replicas[2]!, tenant);
+    const res = await sendChat(replicas[2]!, tenant);
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-budget-spend']).toBe('0.000033');
   });
 
   it("applies an admin change on every replica at once (the other replicas' caches are invalidated)", async () => {
     const tenant = await replicas[0]!.createTenant({ maxBudgetMicros: 100_000_000 });
-    for (const replica of replicas) expect((await send(replica, tenant)).headers['x-budget-limit']).toBe('100');
+    for (const replica of replicas) expect((await sendChat(replica, tenant)).headers['x-budget-limit']).toBe('100');
     const stored = (await getTenant(replicas[0]!.db, tenant.tenantId))!;
     await upsertTenant(replicas[0]!.db, {
       ...tenantConfig({ tenantId: tenant.tenantId, maxBudgetMicros: 250_000_000 }),
@@ -99,7 +85,7 @@ describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 't
     });
     await replicas[0]!.services.invalidation.publish({ tenantId: tenant.tenantId });
     for (const replica of replicas) {
-      await expect.poll(async () => (await send(replica, tenant)).headers['x-budget-limit']).toBe('250');
+      await expect.poll(async () => (await sendChat(replica, tenant)).headers['x-budget-limit']).toBe('250');
     }
   });
 });

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { adminApi } from '../support/admin.js';
-import { startTestGateway, testDatabase, type TestGateway, type TestTenant } from '../support/gateway.js';
+import { CHAT_MICROS, sendChat, startTestGateway, testDatabase, type TestGateway } from '../support/gateway.js';
 import { waitForLedgerRows } from '../support/ledger.js';
 import { redisUrl } from '../support/services.js';
 import { dropKeys } from '../support/stores.js';
 
 const url = redisUrl();
-const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 });
-const REQUEST_MICROS = 11;
 
 describe.skipIf(!url)(url ? 'a global cap raced by three replicas' : 'a global cap raced by three replicas (set TEST_REDIS_URL to run)', () => {
   const prefix = `bgtest:${randomUUID()}:`;
@@ -31,23 +28,13 @@ describe.skipIf(!url)(url ? 'a global cap raced by three replicas' : 'a global c
     await dropKeys(url!, prefix);
   });
 
-  const send = async (gateway: TestGateway, tenant: TestTenant) => {
-    const res = await request(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
-      body: chat,
-    });
-    await res.body.dump();
-    return res;
-  };
-
   it('lets 300 simultaneous requests of 10 tenants overshoot a cap with room for 8 by at most one request', async () => {
     // Block line 88 µ$ (cap 80, grace 110 %): room for 8 answers of 11 µ$ across all tenants.
     const admin = adminApi(replicas[0]!.url);
     expect((await admin.put('/budgets/global', { max_budget: 0.00008 })).status).toBe(201);
     const tenants = await Promise.all(Array.from({ length: 10 }, () => replicas[0]!.createTenant({ maxBudgetMicros: 1_000_000 })));
 
-    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => send(replicas[i % 3]!, tenants[i % 10]!)));
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => sendChat(replicas[i % 3]!, tenants[i % 10]!)));
     // 503 budget_store_unavailable only if Redis was too slow to answer in time (fail closed).
     expect(answers.filter((a) => ![200, 402, 503].includes(a.statusCode))).toEqual([]);
     expect(answers.filter((a) => a.statusCode === 402).every((a) => a.headers['x-budget-scope'] === 'global')).toBe(true);
@@ -56,8 +43,8 @@ describe.skipIf(!url)(url ? 'a global cap raced by three replicas' : 'a global c
     const rows = (await Promise.all(tenants.map((t, i) => waitForLedgerRows(replicas[0]!.db, t.tenantId, admittedBy[i]!)))).flat();
     const spent = rows.reduce((sum, r) => sum + r.costMicros, 0);
     expect(rows.length).toBeGreaterThanOrEqual(8);
-    expect(spent).toBeLessThanOrEqual(88 + REQUEST_MICROS);
-    for (const replica of replicas) expect((await send(replica, tenants[0]!)).statusCode).toBe(402);
+    expect(spent).toBeLessThanOrEqual(88 + CHAT_MICROS);
+    for (const replica of replicas) expect((await sendChat(replica, tenants[0]!)).statusCode).toBe(402);
     await admin.delete('/budgets/global');
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import OpenAI from 'openai';
+import { request } from 'undici';
 import { afterAll, beforeAll } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM, type SimOptions } from '../../src/sim/litellm.js';
 import { loadConfig } from '../../src/config.js';
@@ -119,4 +120,21 @@ export function withSimAndGateway(env: Record<string, string> = {}, simOptions: 
 /** Chat requests the simulator has seen (the gateway also asks it for /model/info at start). */
 export function chatCalls(sim: SimLiteLLM): number {
   return sim.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+}
+
+/** What one answer to `sendChat` costs (the simulator's x-litellm-response-cost), in micro-dollars. */
+export const CHAT_MICROS = 11;
+
+/**
+ * One small chat completion over raw HTTP (no SDK retries, the body read and dropped): what the
+ * replica races send by the hundred.
+ */
+export async function sendChat(gateway: Pick<TestGateway, 'url'>, tenant: Pick<TestTenant, 'key'>) {
+  const res = await request(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 }),
+  });
+  await res.body.dump();
+  return res;
 }
