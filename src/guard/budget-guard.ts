@@ -67,6 +67,9 @@ interface Plan {
   readonly validUntilMs: number;
   /** The tenant's period (the ledger row's `period_started_at`). */
   readonly period: Period;
+  /** The buckets' keys, and their lease identity (keys and block lines): constant while the plan holds. */
+  readonly keys: readonly string[];
+  readonly signature: string;
   /** Per budget, its utilization gauge (USD budgets), resolved once: label lookups cost more than the rest of a settle. */
   readonly utilization: readonly (Gauge | undefined)[];
 }
@@ -107,7 +110,7 @@ export class BudgetGuard {
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
   async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
     const global = await this.globalLimit();
-    const { budgets, period } = this.#planFor(caller, request.model, global, this.now());
+    const { budgets, period, keys, signature } = this.#planFor(caller, request.model, global, this.now());
     const tokens = estimateTokens(request, { defaultCompletionTokens: this.options.defaultCompletionTokens });
     const micros = Math.max(1, costFromUsage(tokens, this.prices.get(request.model) ?? this.options.fallbackPrice));
     const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
@@ -120,7 +123,6 @@ export class BudgetGuard {
       wanted: amounts[i]! * (this.options.leases?.requestsPerLease ?? 1),
       periodEndMs: b.period.endMs,
     }));
-    const signature = leaseSignature(buckets);
     const leased = await this.#takeLease(signature, amounts);
     if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpends);
 
@@ -135,7 +137,7 @@ export class BudgetGuard {
     }
     const spends = outcome.states.map((s) => s.spend);
     if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
-    const lease = this.#leases?.open(reservationId, signature, buckets.map((b) => b.key), outcome.granted, amounts, spends);
+    const lease = this.#leases?.open(reservationId, signature, keys, outcome.granted, amounts, spends);
     return this.#admitted({ ...base, reservationId, lease }, spends);
   }
 
@@ -183,6 +185,8 @@ export class BudgetGuard {
       keyBudgetMicros,
       validUntilMs: Math.min(...budgets.map((b) => b.period.endMs), ...override),
       period: budgets.find((b) => b.scope === 'tenant')!.period,
+      keys: budgets.map((b) => b.key),
+      signature: leaseSignature(budgets.map((b) => ({ key: b.key, blockLine: b.lines.blockLineMicros }))),
       utilization: this.#gauges(caller, budgets),
     };
     if (plans.size >= MAX_PLANS_PER_TENANT) plans.clear();
