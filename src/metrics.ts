@@ -128,6 +128,25 @@ function tenantLabeller(cap: number): (tenantId: string) => string {
   };
 }
 
+/**
+ * A labelled child of a metric, kept after the first lookup: prom-client hashes the label
+ * values on every `labels()` call, which per request costs more than the update itself. At
+ * most `max` children are kept (label values can come from clients, e.g. the method).
+ */
+export function labelledChildren<Child>(metric: { labels(...values: string[]): Child }, max = 1_000): (...values: string[]) => Child {
+  const children = new Map<string, Child>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = children.get(key);
+    if (child === undefined) {
+      if (children.size >= max) children.clear();
+      child = metric.labels(...values);
+      children.set(key, child);
+    }
+    return child;
+  };
+}
+
 export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;
 }

@@ -8,17 +8,17 @@ import type { Db } from '../db/client.js';
 import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { labelledChildren, type Metrics } from '../metrics.js';
 import { budgetHeaders, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
-import { LeasePool, leaseSignature, type Lease } from './leases.js';
+import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
 import type { PriceBook } from './price-book.js';
 import type { Caller } from './tenant-directory.js';
 
 export interface GuardOptions {
   readonly failMode: 'open' | 'closed';
   /** Headroom leases (a shared store): requests per lease wanted, and how long a lease lives. */
-  readonly leases: { readonly requestsPerLease: number; readonly lifetimeMs: number } | undefined;
+  readonly leases: (LeaseSizing & { readonly lifetimeMs: number }) | undefined;
   /** How long a reservation outlives a replica that died holding it. */
   readonly reservationTtlMs: number;
   readonly defaultCompletionTokens: number;
@@ -87,8 +87,14 @@ const MAX_PLANS_PER_TENANT = 64;
 export class BudgetGuard {
   readonly #seeding = new Map<string, Promise<void>>();
   readonly #leases: LeasePool | undefined;
-  /** Lease requests under way, per signature: a burst waits for one lease instead of taking one each. */
-  readonly #leasing = new Map<string, Promise<unknown>>();
+  /**
+   * Lease requests under way, per signature: a burst waits for one lease instead of taking one
+   * each. Each resolves true when it opened a lease others may share.
+   */
+  readonly #leasing = new Map<string, Promise<boolean>>();
+  readonly #decisions: (decision: string) => { inc(): void };
+  /** The last x-budget-* headers per budget (budgets live as long as their plan). */
+  readonly #lastHeaders = new WeakMap<ScopedBudget, { spend: number; headers: Readonly<Record<string, string>> }>();
   /** Keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
   readonly #plans = new WeakMap<Caller['tenant'], Map<string, Plan>>();
 
@@ -104,7 +110,8 @@ export class BudgetGuard {
     private readonly globalLimit: () => Promise<PeriodicLimit | undefined>,
     private readonly options: GuardOptions,
   ) {
-    this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs);
+    this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
+    this.#decisions = labelledChildren(metrics.decisions);
   }
 
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
@@ -116,29 +123,35 @@ export class BudgetGuard {
     const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
     const amounts = amountsFor(budgets, estimate);
     const base = { requestId, caller, budgets, amounts, estimate, model: request.model, global, period };
+    const { lease: leased, announced } = await this.#takeLease(signature, amounts);
+    if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpends);
+    const perLease = this.#leases?.requestsFor(signature) ?? 1;
     const buckets: BucketReservation[] = budgets.map((b, i) => ({
       key: b.key,
       blockLine: b.lines.blockLineMicros,
       amount: amounts[i]!,
-      wanted: amounts[i]! * (this.options.leases?.requestsPerLease ?? 1),
+      wanted: amounts[i]! * perLease,
       periodEndMs: b.period.endMs,
     }));
-    const leased = await this.#takeLease(signature, amounts);
-    if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpends);
 
     const reservationId = this.#leases ? `lease:${requestId}` : requestId;
-    let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
+    let shared = false;
     try {
-      const reserving = this.#reserve(reservationId, buckets, budgets);
-      if (this.#leases) this.#whileLeasing(signature, reserving);
-      outcome = await reserving;
-    } catch (err) {
-      return this.#storeDown(err, { ...base, reservationId, lease: undefined });
+      let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
+      try {
+        outcome = await this.#reserve(reservationId, buckets, budgets);
+      } catch (err) {
+        return this.#storeDown(err, { ...base, reservationId, lease: undefined });
+      }
+      const spends = outcome.states.map((s) => s.spend);
+      if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
+      const lease = this.#leases?.open(reservationId, signature, keys, outcome.granted, amounts, spends);
+      shared = lease !== undefined && !lease.retired;
+      return this.#admitted({ ...base, reservationId, lease }, spends);
+    } finally {
+      // However this ends, the requests waiting for this lease go on.
+      announced?.(shared);
     }
-    const spends = outcome.states.map((s) => s.spend);
-    if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
-    const lease = this.#leases?.open(reservationId, signature, keys, outcome.granted, amounts, spends);
-    return this.#admitted({ ...base, reservationId, lease }, spends);
   }
 
   /** A request's reservation ended (settled or released): its lease may now give back the rest. */
@@ -194,39 +207,63 @@ export class BudgetGuard {
     return plan;
   }
 
-  /** A slice of a live lease; when one is being taken for these buckets, a slice of that one. */
-  async #takeLease(signature: string, amounts: readonly number[]): Promise<Lease | undefined> {
-    if (!this.#leases) return undefined;
-    const leasing = this.#leasing.get(signature);
-    if (leasing) await leasing.catch(() => undefined);
-    return this.#leases.take(signature, amounts);
+  /**
+   * A slice of a live lease. While one is being taken for these buckets, the request waits for it
+   * and takes a slice of that one; when a burst uses it up, the first waiter to find it so takes
+   * the next lease (`announced`: it resolves the others' wait) and the rest wait for that one, so
+   * a burst costs a store round trip per lease, not per request. Near the line (a lease of one
+   * request) nobody waits any more: each request reserves for itself.
+   */
+  async #takeLease(signature: string, amounts: readonly number[]): Promise<{ lease?: Lease; announced?: (shared: boolean) => void }> {
+    if (!this.#leases) return {};
+    for (;;) {
+      const leasing = this.#leasing.get(signature);
+      if (!leasing) {
+        const lease = this.#leases.take(signature, amounts);
+        return lease ? { lease } : { announced: this.#announce(signature) };
+      }
+      const shared = await leasing;
+      const lease = this.#leases.take(signature, amounts);
+      if (lease || !shared) return { lease };
+    }
   }
 
-  #whileLeasing(signature: string, reserving: Promise<unknown>): void {
-    if (this.#leasing.has(signature)) return;
-    const settled = reserving.finally(() => this.#leasing.delete(signature));
-    settled.catch(() => undefined);
-    this.#leasing.set(signature, settled);
+  /** This request takes the next lease for `signature`; the others wait until it says whether they may share it. */
+  #announce(signature: string): (shared: boolean) => void {
+    let resolve!: (shared: boolean) => void;
+    this.#leasing.set(signature, new Promise<boolean>((r) => (resolve = r)));
+    return (shared) => {
+      this.#leasing.delete(signature);
+      resolve(shared);
+    };
   }
 
   #admitted(draft: Draft, spends: readonly number[]): Admission {
     const headers = this.#headers(draft.budgets, spends);
     const status = overallStatus(draft.budgets, spends);
-    this.metrics.decisions.labels(status).inc();
+    this.#decisions(status).inc();
     return { ...draft, status, reserved: true, headers };
   }
 
-  /** The x-budget-* headers describe the tightest USD budget (CONTRACT section 11). */
-  #headers(budgets: readonly ScopedBudget[], spends: readonly number[]): Record<string, string> {
+  /**
+   * The x-budget-* headers describe the tightest USD budget (CONTRACT section 11). The last ones
+   * per budget are reused while its spend stands still, as it does for every request of a lease.
+   */
+  #headers(budgets: readonly ScopedBudget[], spends: readonly number[]): Readonly<Record<string, string>> {
     const i = tightest(budgets, spends);
     const budget = budgets[i]!;
-    return budgetHeaders(budget.lines, spends[i]!, statusOf(spends[i]!, budget.lines), budget.period);
+    const spend = spends[i]!;
+    const last = this.#lastHeaders.get(budget);
+    if (last?.spend === spend) return last.headers;
+    const headers = budgetHeaders(budget.lines, spend, statusOf(spend, budget.lines), budget.period);
+    this.#lastHeaders.set(budget, { spend, headers });
+    return headers;
   }
 
   #refusal(caller: Caller, budgets: readonly ScopedBudget[], refused: number, states: readonly BucketState[]): GatewayError {
     const budget = budgets[refused]!;
     const state = states[refused]!;
-    this.metrics.decisions.labels('blocked').inc();
+    this.#decisions('blocked').inc();
     // Refused while requests in flight hold the rest: the budget is blocked by status only once
     // its settled spend reaches the line, and the settle that gets it there records that.
     this.crossings.note({ ownerId: this.#owner(caller, budget), budget, spend: state.spend });
@@ -267,7 +304,7 @@ export class BudgetGuard {
       throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
     }
     this.logger.warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
-    this.metrics.decisions.labels('ok').inc();
+    this.#decisions('ok').inc();
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
     const headers = this.#headers(draft.budgets, draft.budgets.map(() => 0));
     return { ...draft, status: 'ok', reserved: false, headers };

@@ -30,19 +30,42 @@ export function leaseSignature(buckets: readonly { readonly key: string; readonl
   return buckets.map((b) => `${b.key}@${b.blockLine}`).join('|');
 }
 
+export interface LeaseSizing {
+  /** Requests a first lease asks room for. */
+  readonly requestsPerLease: number;
+  /** The most a lease grows to under a steady burst (the store's quarter rule caps it too). */
+  readonly maxRequestsPerLease: number;
+}
+
+/** Signatures whose lease size is remembered; beyond this they start from the base again. */
+const MAX_SIZED = 10_000;
+
 export class LeasePool {
   readonly #current = new Map<string, Lease>();
+  /** Requests per lease, per signature, where it differs from the base: sized by demand. */
+  readonly #sizes = new Map<string, number>();
 
   constructor(
     private readonly store: SpendStore,
     private readonly lifetimeMs: number,
+    private readonly sizing: LeaseSizing = { requestsPerLease: 8, maxRequestsPerLease: 8 },
   ) {}
+
+  /**
+   * How many requests the next lease for these buckets should hold. It doubles each time a lease
+   * is used up while still alive (a burst outran it: 64 requests in flight would otherwise go to
+   * the store about 56 times a burst with slices of 8), and halves when one expires mostly unused.
+   */
+  requestsFor(signature: string): number {
+    return this.#sizes.get(signature) ?? this.sizing.requestsPerLease;
+  }
 
   /** A slice of the live lease for these buckets, for a request holding `amounts`, if every bucket has room. */
   take(signature: string, amounts: readonly number[]): Lease | undefined {
     const lease = this.#current.get(signature);
     if (!lease) return undefined;
     if (amounts.some((amount, i) => lease.used[i]! + amount > lease.granted[i]!)) {
+      this.#resize(signature, 2);
       this.retire(lease);
       return undefined;
     }
@@ -72,7 +95,7 @@ export class LeasePool {
     const previous = this.#current.get(signature);
     if (previous) this.retire(previous);
     this.#current.set(signature, lease);
-    lease.timer = setTimeout(() => this.retire(lease), this.lifetimeMs);
+    lease.timer = setTimeout(() => this.#expired(lease), this.lifetimeMs);
     lease.timer.unref();
     return lease;
   }
@@ -100,6 +123,21 @@ export class LeasePool {
 
   retireAll(): void {
     for (const lease of [...this.#current.values()]) this.retire(lease);
+  }
+
+  #expired(lease: Lease): void {
+    if (lease.used.every((used, i) => used * 4 < lease.granted[i]!)) this.#resize(lease.signature, 0.5);
+    this.retire(lease);
+  }
+
+  #resize(signature: string, factor: number): void {
+    const { requestsPerLease, maxRequestsPerLease } = this.sizing;
+    const size = Math.min(maxRequestsPerLease, Math.max(requestsPerLease, Math.round(this.requestsFor(signature) * factor)));
+    if (size === requestsPerLease) this.#sizes.delete(signature);
+    else {
+      if (this.#sizes.size >= MAX_SIZED && !this.#sizes.has(signature)) this.#sizes.clear();
+      this.#sizes.set(signature, size);
+    }
   }
 
   /** Once retired and quiet, the part no request used (each request returned its own part). */

@@ -2,7 +2,7 @@ import { costFromUsage, parseResponseCost, type ModelPrice } from '../budget/cos
 import type { BucketCharge, SpendStore } from '../budget/spend-store.js';
 import { encodeUsage, type CostSource, type UsageRecord } from '../ledger/usage-event.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { labelledChildren, type Metrics } from '../metrics.js';
 import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { PriceBook } from './price-book.js';
@@ -38,6 +38,7 @@ export class Settlement {
   #retries: Array<{ id: string; charges: BucketCharge[]; event: string }> = [];
   #retryTimer: NodeJS.Timeout | undefined;
   #recent: Array<{ atMs: number; event: string }> = [];
+  readonly #spend: (tenant: string) => { inc(value: number): void };
 
   constructor(
     private readonly store: SpendStore,
@@ -48,7 +49,9 @@ export class Settlement {
     private readonly now: () => number,
     /** Direct path to the database for usage the store could not take (Redis mode only). */
     private readonly writeDirect: ((event: string) => void) | undefined,
-  ) {}
+  ) {
+    this.#spend = labelledChildren(metrics.tenantSpend);
+  }
 
   complete(admission: Admission, completion: Completion): void {
     const served = completion.statusCode !== undefined && completion.statusCode < 400;
@@ -85,7 +88,7 @@ export class Settlement {
       release: admission.amounts[i]!,
     }));
     const event = encodeUsage(record);
-    this.metrics.tenantSpend.labels(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
+    this.#spend(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
     this.store.settle(admission.reservationId, charges, event).then(
       (after) => {
         this.#remember(event);

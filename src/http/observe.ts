@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from '../app-env.js';
-import { statusClass, type Metrics } from '../metrics.js';
+import { labelledChildren, statusClass, type Metrics } from '../metrics.js';
 import type { InFlight } from './in-flight.js';
 
 /**
@@ -9,6 +9,8 @@ import type { InFlight } from './in-flight.js';
  * handler long before that) and records the request metrics of CONTRACT section 10.
  */
 export function observe(metrics: Metrics, inFlight: InFlight): MiddlewareHandler<AppEnv> {
+  const requests = labelledChildren(metrics.requests);
+  const durations = labelledChildren(metrics.requestDuration);
   return async function observeRequest(c, next) {
     const startedAt = performance.now();
     c.set('startedAt', startedAt);
@@ -25,8 +27,8 @@ export function observe(metrics: Metrics, inFlight: InFlight): MiddlewareHandler
       inFlight.leave();
       const seconds = (performance.now() - startedAt) / 1000;
       const route = c.get('route') ?? routePath(c, -1);
-      metrics.requests.labels(route, c.req.method, String(status)).inc();
-      metrics.requestDuration.labels(route, statusClass(status)).observe(seconds);
+      requests(route, c.req.method, String(status)).inc();
+      durations(route, statusClass(status)).observe(seconds);
       const upstreamMs = c.get('upstreamMs');
       if (upstreamMs !== undefined) metrics.overhead.observe(Math.max(0, seconds - upstreamMs / 1000));
     }

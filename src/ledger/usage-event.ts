@@ -34,9 +34,23 @@ export function encodeUsage(r: UsageRecord): string {
     completion_tokens: r.completionTokens,
     cost_micros: r.costMicros,
     cost_source: r.costSource,
-    period_started_at: r.periodStartedAt.toISOString(),
+    period_started_at: periodIso(r.periodStartedAt.getTime()),
     created_at: r.createdAt.toISOString(),
   });
+}
+
+/** Period starts are shared by every request of a period: their ISO form is kept, not rebuilt per request. */
+const periodIsos = new Map<number, string>();
+const MAX_PERIOD_ISOS = 1_000;
+
+function periodIso(ms: number): string {
+  let iso = periodIsos.get(ms);
+  if (iso === undefined) {
+    if (periodIsos.size >= MAX_PERIOD_ISOS) periodIsos.clear();
+    iso = new Date(ms).toISOString();
+    periodIsos.set(ms, iso);
+  }
+  return iso;
 }
 
 /** Writes encoded usage events idempotently (unique request id); resolves with how many were new. */

@@ -82,4 +82,30 @@ describe('headroom leases', () => {
     expect(lease.granted).toEqual([10]);
     expect(pool.take(signature, [10])).toBeUndefined();
   });
+
+  it('sizes the next lease by demand: doubles when a live lease is used up, halves when one expires mostly unused', async () => {
+    vi.useFakeTimers();
+    const store = new MemorySpendStore(() => {}, () => 0);
+    await store.seed('b', 0, END);
+    const pool = new LeasePool(store, 1_000, { requestsPerLease: 8, maxRequestsPerLease: 32 });
+    const signature = leaseSignature([{ key: 'b', blockLine: 1_000_000 }]);
+    const lend = async (id: string) => {
+      const wanted = 10 * pool.requestsFor(signature);
+      const outcome = await store.reserve(id, [{ key: 'b', blockLine: 1_000_000, amount: 10, wanted, periodEndMs: END }], 0, 60_000);
+      if (outcome.kind !== 'admitted') throw new Error(outcome.kind);
+      return pool.open(id, signature, ['b'], outcome.granted, [10], [0]);
+    };
+    expect(pool.requestsFor(signature)).toBe(8);
+    for (const [i, size] of [[1, 16], [2, 32], [3, 32]] as const) {
+      const lease = await lend(`l${i}`);
+      while (pool.take(signature, [10])) {
+        // use it up while it lives
+      }
+      expect(lease.retired).toBe(true);
+      expect(pool.requestsFor(signature)).toBe(size); // capped at the maximum
+    }
+    await lend('l4'); // one request of 32: expires mostly unused
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pool.requestsFor(signature)).toBe(16);
+  });
 });
