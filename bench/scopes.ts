@@ -14,7 +14,7 @@ import { apiKeys, tenants } from '../src/db/schema.js';
 import { CpuWindow } from './lib/cpu.js';
 import { BENCH_TENANT, benchKey, prepareRedis } from './lib/fixtures.js';
 import { runLoad } from './lib/load.js';
-import { cleanups, shutdown, startGateway, startSimulator } from './lib/targets.js';
+import { cleanups, compileForBench, shutdown, startGateway, startSimulator } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SETTINGS = { root: ROOT, host: '127.0.0.1', timeoutMs: 60_000 };
@@ -28,6 +28,7 @@ const concurrency = Number(values.concurrency ?? 16);
 
 async function main(): Promise<void> {
   const apiKey = benchKey();
+  compileForBench(SETTINGS.root, console.log);
   const [sim, one, four] = await Promise.all([
     startSimulator(SETTINGS),
     prepareRedis(apiKey, cleanups, process.env),
