@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
 
 /**
@@ -54,10 +55,12 @@ function openPostgres(url: string, searchPath: string | undefined): Database {
   };
 }
 
+/** PGlite runs in a thread of its own (see pglite-thread.ts), so its work never holds up requests. */
 async function openPglite(dataDir: string): Promise<Database> {
   mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
-  const db = drizzlePglite({ client, schema });
+  const client = await PgliteThread.open(dataDir);
+  // drizzle's pglite driver uses only `query` and `transaction`, which the thread's client provides.
+  const db = drizzlePglite({ client: client as unknown as PGlite, schema });
   return {
     db,
     kind: 'pglite',

@@ -1,0 +1,129 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { isUniqueViolation } from '../../src/db/errors.js';
+import { PgliteThread } from '../../src/db/pglite-thread.js';
+
+describe('the embedded database in its own thread', () => {
+  let dir: string;
+  let thread: PgliteThread;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bg-pglite-thread-'));
+    thread = await PgliteThread.open(join(dir, 'data'));
+    await thread.query('create table t (id int primary key, at timestamptz, note text)');
+  });
+  afterAll(async () => {
+    await thread.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers queries with parameters, as objects or arrays, keeping the types drizzle asks for as text', async () => {
+    await thread.query('insert into t values ($1, $2, $3)', [1, '2026-11-23T10:00:00Z', 'a "quoted" note']);
+    const objects = await thread.query('select id, note from t where id = $1', [1]);
+    expect(objects.rows).toEqual([{ id: 1, note: 'a "quoted" note' }]);
+    const arrays = await thread.query('select id, at from t', [], { rowMode: 'array', parsers: { 1184: (v: string) => v } });
+    expect(arrays.rows).toEqual([[1, '2026-11-23 10:00:00+00']]);
+    const parsed = await thread.query('select at from t');
+    expect((parsed.rows[0] as { at: unknown }).at).toBeInstanceOf(Date);
+    expect(parsed.fields.map((f) => f.name)).toEqual(['at']);
+  });
+
+  it('commits a transaction, and rolls one back when its function throws', async () => {
+    await thread.transaction(async (tx) => {
+      await tx.query('insert into t (id) values (2)');
+      await tx.query('insert into t (id) values (3)');
+    });
+    await expect(
+      thread.transaction(async (tx) => {
+        await tx.query('insert into t (id) values (4)');
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    const ids = await thread.query('select id from t order by id', [], { rowMode: 'array' });
+    expect(ids.rows).toEqual([[1], [2], [3]]);
+  });
+
+  it('makes other queries wait for an open transaction, as the in-process PGlite does', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const transaction = thread.transaction(async (tx) => {
+      await tx.query('insert into t (id) values (10)');
+      order.push('inserted');
+      await held;
+      order.push('committing');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const outside = thread.query('select count(*)::int as n from t where id = 10').then((r) => {
+      order.push('outside read');
+      return r.rows[0];
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual(['inserted']);
+    release();
+    await transaction;
+    expect(await outside).toEqual({ n: 1 });
+    expect(order).toEqual(['inserted', 'committing', 'outside read']);
+  });
+
+  it("passes the database's errors on with their SQLSTATE", async () => {
+    const failure = await thread.query('insert into t (id) values (1)').catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as { code?: string }).code).toBe('23505');
+    expect(isUniqueViolation(failure)).toBe(true);
+    // A transaction whose statement fails is rolled back and the error surfaces.
+    await expect(thread.transaction((tx) => tx.query('insert into t (id) values (2)'))).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it('leaves the calling thread free while the database works', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = performance.now();
+    await thread.query('select count(*) from generate_series(1, 3000000)');
+    const tookMs = performance.now() - started;
+    clearInterval(timer);
+    // In the same thread, no timer could fire until the query returned. Bounds are loose on purpose.
+    expect(tookMs).toBeGreaterThan(100);
+    expect(ticks).toBeGreaterThan(tookMs / 10 / 4);
+  });
+});
+
+describe('openDatabase on the embedded defaults', () => {
+  let dir: string;
+  let database: Database;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bg-pglite-open-'));
+    database = await openDatabase({ dataDir: join(dir, 'data') });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves drizzle through the thread, transactions and savepoints included, and refuses calls once closed', async () => {
+    await database.db.execute(sql`create table n (v int)`);
+    await database.db.transaction(async (tx) => {
+      await tx.execute(sql`insert into n values (1)`);
+      await tx
+        .transaction(async (inner) => {
+          await inner.execute(sql`insert into n values (2)`);
+          inner.rollback();
+        })
+        .catch(() => undefined);
+    });
+    const result = (await database.db.execute(sql`select v from n`)) as unknown as { rows: { v: number }[] };
+    expect(result.rows).toEqual([{ v: 1 }]);
+    await database.ping();
+    await database.close();
+    await expect(database.ping()).rejects.toThrow();
+  });
+
+  it('keeps what it wrote across a reopen of the same folder', async () => {
+    const again = await openDatabase({ dataDir: join(dir, 'data') });
+    const result = (await again.db.execute(sql`select count(*)::int as c from n`)) as unknown as { rows: { c: number }[] };
+    expect(result.rows).toEqual([{ c: 1 }]);
+    await again.close();
+  });
+});
