@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { labelledChildren, type Metrics } from '../metrics.js';
+import { counterChildren, type Metrics } from '../metrics.js';
 import { budgetHeaders, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
 import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
@@ -139,7 +139,7 @@ export class BudgetGuard {
     private readonly options: GuardOptions,
   ) {
     this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
-    this.#decisions = labelledChildren(metrics.decisions);
+    this.#decisions = counterChildren(metrics.decisions);
   }
 
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */

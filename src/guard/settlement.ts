@@ -2,7 +2,7 @@ import { costFromUsage, parseResponseCost, type ModelPrice } from '../budget/cos
 import type { BucketCharge, SpendStore } from '../budget/spend-store.js';
 import { encodeUsage, type CostSource, type UsageRecord } from '../ledger/usage-event.js';
 import type { Logger } from '../logger.js';
-import { labelledChildren, type Metrics } from '../metrics.js';
+import { counterChildren, type Metrics } from '../metrics.js';
 import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { PriceBook } from './price-book.js';
@@ -50,7 +50,7 @@ export class Settlement {
     /** Direct path to the database for usage the store could not take (Redis mode only). */
     private readonly writeDirect: ((event: string) => void) | undefined,
   ) {
-    this.#spend = labelledChildren(metrics.tenantSpend);
+    this.#spend = counterChildren(metrics.tenantSpend);
   }
 
   complete(admission: Admission, completion: Completion): void {

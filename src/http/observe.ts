@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from '../app-env.js';
-import { labelledChildren, statusClass, type Metrics } from '../metrics.js';
+import { counterChildren, histogramChildren, statusClass, type Metrics } from '../metrics.js';
 import type { InFlight } from './in-flight.js';
 
 /**
@@ -9,8 +9,9 @@ import type { InFlight } from './in-flight.js';
  * handler long before that) and records the request metrics of CONTRACT section 10.
  */
 export function observe(metrics: Metrics, inFlight: InFlight): MiddlewareHandler<AppEnv> {
-  const requests = labelledChildren(metrics.requests);
-  const durations = labelledChildren(metrics.requestDuration);
+  const requests = counterChildren(metrics.requests);
+  const durations = histogramChildren(metrics.requestDuration);
+  const overhead = histogramChildren(metrics.overhead)();
   return async function observeRequest(c, next) {
     const startedAt = performance.now();
     c.set('startedAt', startedAt);
@@ -30,7 +31,7 @@ export function observe(metrics: Metrics, inFlight: InFlight): MiddlewareHandler
       requests(route, c.req.method, String(status)).inc();
       durations(route, statusClass(status)).observe(seconds);
       const upstreamMs = c.get('upstreamMs');
-      if (upstreamMs !== undefined) metrics.overhead.observe(Math.max(0, seconds - upstreamMs / 1000));
+      if (upstreamMs !== undefined) overhead.observe(Math.max(0, seconds - upstreamMs / 1000));
     }
   };
 }

@@ -10,7 +10,7 @@ import { identify, upstreamAuthorization } from '../guard/identify.js';
 import type { Settlement } from '../guard/settlement.js';
 import type { TenantDirectory } from '../guard/tenant-directory.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { histogramChildren, type Metrics } from '../metrics.js';
 import type { Breaker } from './breaker.js';
 import { ClientClosedError, Exchange, type ExchangeEnd } from './exchange.js';
 import { headerValue, upstreamHeaders } from './headers.js';
@@ -41,7 +41,7 @@ export interface ForwardDeps {
  */
 export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler<AppEnv> {
   const { upstream, breaker, logger } = deps;
-  const upstreamDuration = deps.metrics.upstreamDuration.labels(route.label);
+  const upstreamDuration = histogramChildren(deps.metrics.upstreamDuration)(route.label);
 
   return async function proxy(c) {
     const { incoming, outgoing } = c.env;
