@@ -151,14 +151,16 @@ export function counterChildren(metric: Counter<string>, max = 1_000): (...value
 
 export function histogramChildren(metric: Histogram<string>, max = 1_000): (...values: string[]) => { observe(value: number): void } {
   const bounds = (metric as unknown as { upperBounds: number[] }).upperBounds;
+  // The store keys buckets by bound; as a number each key would be converted to a string per call.
+  const keys = bounds.map(String);
   return children(metric, max, (labels) => {
-    const series = seriesOf<{ sum: number; count: number; bucketValues: Record<number, number> }>(metric, labels, () => metric.zero(labels));
+    const series = seriesOf<{ sum: number; count: number; bucketValues: Record<string, number> }>(metric, labels, () => metric.zero(labels));
     return {
       observe(value) {
         const entry = series();
         let i = 0;
         while (i < bounds.length && value > bounds[i]!) i++;
-        if (i < bounds.length) entry.bucketValues[bounds[i]!]! += 1;
+        if (i < bounds.length) entry.bucketValues[keys[i]!]! += 1;
         entry.sum += value;
         entry.count += 1;
       },
@@ -172,7 +174,7 @@ function children<Child>(metric: object, max: number, make: (labels: Labels) => 
   const names = (metric as { labelNames: readonly string[] }).labelNames;
   const made = new Map<string, Child>();
   return (...values) => {
-    const key = values.join('\u0000');
+    const key = values.length === 1 ? values[0]! : values.join('\u0000');
     let child = made.get(key);
     if (child === undefined) {
       if (made.size >= max) made.clear();
