@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/budget/duration.js';
 import { amountsFor, budgetsFor, overallStatus, refusalCode, thresholdsReached, tightest, type TenantLimits } from '../../src/budget/scopes.js';
+import { tenantLimits } from '../support/tenants.js';
 
 const T0 = Date.UTC(2026, 10, 1);
 const DAY = 86_400_000;
 
-const tenant: TenantLimits = {
-  tenantId: 'acme',
-  maxBudgetMicros: 100_000_000,
-  alertThresholds: [80],
-  graceThreshold: 110,
-  period: { startMs: T0, endMs: T0 + 30 * DAY },
-  duration: parseDuration('30d'),
-  anchorMs: T0 + 30 * DAY,
-  override: undefined,
-  modelBudgets: { 'gpt-4o': 20_000_000 },
-  maxTokens: 1_000_000,
-  maxRequests: 500,
-};
+const tenant: TenantLimits = tenantLimits(T0, { modelBudgets: { 'gpt-4o': 20_000_000 }, maxTokens: 1_000_000, maxRequests: 500 });
 const global = {
   maxBudgetMicros: 1_000_000_000,
   alertThresholds: [50, 90],

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/budget/duration.js';
-import type { TenantLimits } from '../../src/budget/scopes.js';
 import type { BucketReservation, ReserveOutcome } from '../../src/budget/spend-store.js';
 import type { Db } from '../../src/db/client.js';
 import { BudgetGuard } from '../../src/guard/budget-guard.js';
@@ -10,6 +8,7 @@ import type { Caller } from '../../src/guard/tenant-directory.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { MemorySpendStore } from '../../src/store/memory.js';
+import { tenantLimits } from '../support/tenants.js';
 
 const T0 = Date.UTC(2026, 10, 1);
 const DAY = 86_400_000;
@@ -28,20 +27,7 @@ class RemoteStore extends MemorySpendStore {
 
 function setup(maxBudgetMicros: number) {
   const store = new RemoteStore(() => {}, () => T0 + DAY);
-  const tenant: TenantLimits & { upstreamKey: null } = {
-    tenantId: 'acme',
-    maxBudgetMicros,
-    alertThresholds: [80],
-    graceThreshold: 110,
-    period: { startMs: T0, endMs: T0 + 30 * DAY },
-    duration: parseDuration('30d'),
-    anchorMs: T0 + 30 * DAY,
-    override: undefined,
-    modelBudgets: null,
-    maxTokens: null,
-    maxRequests: null,
-    upstreamKey: null,
-  };
+  const tenant = { ...tenantLimits(T0, { maxBudgetMicros }), upstreamKey: null };
   const caller: Caller = { keyId: 'key_1', origin: 'registered', keyBudgetMicros: null, tenant } as Caller;
   const crossings = { note() {} } as unknown as CrossingRecorder;
   const guard = new BudgetGuard(store, {} as Db, new PriceBook({ m: { input_per_million: 1, output_per_million: 1 } }), crossings, createMetrics({ defaultMetrics: false }), createLogger('silent'), () => T0 + DAY, async () => undefined, {
