@@ -154,7 +154,7 @@ export class BudgetGuard {
     // Without a lease being taken for these buckets (the usual case), no wait at all.
     const { lease: leased, announced } = this.#leasing.has(signature) ? await this.#awaitLease(signature, amounts) : this.#leaseNow(signature, amounts);
     if (leased) return this.#admitted(base, leased.id, leased, leased.knownSpends);
-    const perLease = this.#leases?.requestsFor(signature) ?? 1;
+    const perLease = this.#leases?.reserving(signature, this.now()) ?? 1;
     const buckets: BucketReservation[] = budgets.map((b, i) => ({
       key: b.key,
       blockLine: b.lines.blockLineMicros,

@@ -19,6 +19,8 @@ export interface Lease {
   readonly used: number[];
   /** Requests admitted and not yet settled or released. */
   outstanding: number;
+  /** Requests admitted under it in all. */
+  admitted: number;
   retired: boolean;
   /** Per bucket, spend as of the lease, raised by the settles seen since (for the x-budget-* headers). */
   readonly knownSpends: number[];
@@ -31,7 +33,7 @@ export function leaseSignature(buckets: readonly { readonly key: string; readonl
 }
 
 export interface LeaseSizing {
-  /** Requests a first lease asks room for. */
+  /** Requests a first lease asks room for (it may shrink to 1 for buckets asked rarely). */
   readonly requestsPerLease: number;
   /** The most a lease grows to under a steady burst (the store's quarter rule caps it too). */
   readonly maxRequestsPerLease: number;
@@ -42,8 +44,8 @@ const MAX_SIZED = 10_000;
 
 export class LeasePool {
   readonly #current = new Map<string, Lease>();
-  /** Requests per lease, per signature, where it differs from the base: sized by demand. */
-  readonly #sizes = new Map<string, number>();
+  /** Requests per lease, per signature, where it differs from the base (sized by demand), and when it was last reserved. */
+  readonly #sizes = new Map<string, { size: number; lastMs: number }>();
 
   constructor(
     private readonly store: SpendStore,
@@ -57,7 +59,22 @@ export class LeasePool {
    * the store about 56 times a burst with slices of 8), and halves when one expires mostly unused.
    */
   requestsFor(signature: string): number {
-    return this.#sizes.get(signature) ?? this.sizing.requestsPerLease;
+    return this.#sizes.get(signature)?.size ?? this.sizing.requestsPerLease;
+  }
+
+  /**
+   * The size to ask the store for now. Buckets asked rarely shrink (a lease that expires having
+   * served one request halves the next) down to a single request, which holds no lease at all:
+   * a key used once every few seconds then costs one reserve instead of a reserve and a release.
+   * Asked again within a lease's lifetime, such buckets grow back (doubling each time).
+   */
+  reserving(signature: string, nowMs: number): number {
+    const known = this.#sizes.get(signature);
+    if (known && known.size < this.sizing.requestsPerLease && nowMs - known.lastMs < this.lifetimeMs) this.#resize(signature, 2);
+    const size = this.requestsFor(signature);
+    const after = this.#sizes.get(signature);
+    if (after) after.lastMs = nowMs;
+    return size;
   }
 
   /** A slice of the live lease for these buckets, for a request holding `amounts`, if every bucket has room. */
@@ -71,6 +88,7 @@ export class LeasePool {
     }
     amounts.forEach((amount, i) => (lease.used[i]! += amount));
     lease.outstanding++;
+    lease.admitted++;
     return lease;
   }
 
@@ -83,6 +101,7 @@ export class LeasePool {
       granted,
       used: [...amounts],
       outstanding: 1,
+      admitted: 1,
       retired: false,
       knownSpends: [...spends],
       timer: undefined,
@@ -126,17 +145,19 @@ export class LeasePool {
   }
 
   #expired(lease: Lease): void {
-    if (lease.used.every((used, i) => used * 4 < lease.granted[i]!)) this.#resize(lease.signature, 0.5);
+    if (lease.admitted === 1 || lease.used.every((used, i) => used * 4 < lease.granted[i]!)) this.#resize(lease.signature, 0.5);
     this.retire(lease);
   }
 
   #resize(signature: string, factor: number): void {
     const { requestsPerLease, maxRequestsPerLease } = this.sizing;
-    const size = Math.min(maxRequestsPerLease, Math.max(requestsPerLease, Math.round(this.requestsFor(signature) * factor)));
+    const known = this.#sizes.get(signature);
+    const size = Math.min(maxRequestsPerLease, Math.max(1, Math.round((known?.size ?? requestsPerLease) * factor)));
     if (size === requestsPerLease) this.#sizes.delete(signature);
+    else if (known) known.size = size;
     else {
-      if (this.#sizes.size >= MAX_SIZED && !this.#sizes.has(signature)) this.#sizes.clear();
-      this.#sizes.set(signature, size);
+      if (this.#sizes.size >= MAX_SIZED) this.#sizes.clear();
+      this.#sizes.set(signature, { size, lastMs: 0 });
     }
   }
 

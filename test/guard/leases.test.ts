@@ -108,4 +108,33 @@ describe('headroom leases', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(pool.requestsFor(signature)).toBe(16);
   });
+
+  it('shrinks to single requests (no lease, no release) for buckets asked rarely, and grows back when they get busy', async () => {
+    vi.useFakeTimers();
+    const store = new MemorySpendStore(() => {}, () => 0);
+    await store.seed('b', 0, END);
+    const pool = new LeasePool(store, 1_000, { requestsPerLease: 8, maxRequestsPerLease: 64 });
+    const signature = leaseSignature([{ key: 'b', blockLine: 1_000_000 }]);
+    let now = 0;
+    /** One request every 3 s: it reserves what the pool asks for, is settled, and its lease (if any) expires. */
+    const rareRequest = async (id: string) => {
+      const size = pool.reserving(signature, now);
+      const outcome = await store.reserve(id, [{ key: 'b', blockLine: 1_000_000, amount: 10, wanted: 10 * size, periodEndMs: END }], now, 60_000);
+      if (outcome.kind !== 'admitted') throw new Error(outcome.kind);
+      const lease = pool.open(id, signature, ['b'], outcome.granted, [10], [0]);
+      await store.settle(id, [{ key: 'b', amount: 10, release: 10 }], 'e');
+      pool.done(lease);
+      await vi.advanceTimersByTimeAsync(3_000);
+      now += 3_000;
+      return { size, lease };
+    };
+    const sizes = [];
+    for (let i = 0; i < 5; i++) sizes.push((await rareRequest(`r${i}`)).size);
+    expect(sizes).toEqual([8, 4, 2, 1, 1]);
+    const { lease } = await rareRequest('r5');
+    expect(lease.retired).toBe(true); // one request's worth: nothing kept, nothing to release
+    expect((await store.read(['b']))[0]!.reserved).toBe(0);
+    // The bucket gets busy: asked again within a lease's lifetime, it doubles each time.
+    expect([pool.reserving(signature, now), pool.reserving(signature, now + 10), pool.reserving(signature, now + 20)]).toEqual([1, 2, 4]);
+  });
 });
