@@ -55,13 +55,21 @@ export function parseResponseCost(header: string | undefined): Micros | undefine
 }
 
 function priceDecimal(name: string, usdPerMillion: number): Decimal {
+  const known = PRICE_DECIMALS.get(usdPerMillion);
+  if (known) return known;
   // String() gives the shortest decimal that reads back as this number: the config's own text.
   const decimal = Number.isFinite(usdPerMillion) ? parseDecimal(String(usdPerMillion)) : undefined;
   if (decimal === undefined) {
     throw new RangeError(`${name} must be a finite price >= 0, got ${usdPerMillion}`);
   }
+  if (PRICE_DECIMALS.size >= MAX_PRICE_DECIMALS) PRICE_DECIMALS.clear();
+  PRICE_DECIMALS.set(usdPerMillion, decimal);
   return decimal;
 }
+
+/** Prices are few (one pair per model) and every request's estimate reads them: parsed once. */
+const PRICE_DECIMALS = new Map<number, Decimal>();
+const MAX_PRICE_DECIMALS = 10_000;
 
 /** The decimal's digits as a multiple of 10^exponent (exponent <= the decimal's own). */
 function scaled(decimal: Decimal, exponent: number): bigint {

@@ -37,8 +37,10 @@ export interface ExchangeEnd {
 }
 
 export interface ExchangeOptions {
-  /** Headers the gateway adds to the answer (x-request-id, x-budget-*). */
+  /** The x-budget-* headers the gateway adds to the answer. */
   readonly ownHeaders: Readonly<Record<string, string>>;
+  /** The answer's `x-request-id` (the client's own, or the gateway's). */
+  readonly requestId: string;
   /** Read token usage from the answer as it passes. */
   readonly readUsage: boolean;
   /** Take the usage-only stream event out (the gateway asked for it, not the client). */
@@ -116,7 +118,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#tap = createUsageTap(Array.isArray(contentType) ? contentType[0] : contentType, this.options);
     }
     const res = this.res;
-    const outgoing = clientHeaders(headers, this.options.ownHeaders);
+    const outgoing = clientHeaders(headers, this.options.ownHeaders, this.options.requestId);
     // Taking an event out changes the length; chunked encoding takes over.
     if (this.options.stripUsageEvent) delete outgoing['content-length'];
     res.writeHead(statusCode, outgoing);

@@ -63,7 +63,9 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
 
     const exchange = new Exchange(
       outgoing,
-      { ownHeaders: { ...budgetHeaders, 'x-request-id': responseRequestId }, readUsage: admission !== undefined, stripUsageEvent: sent.stripUsageEvent },
+      // The budget headers go in as they are (shared while a budget's spend stands still): a spread
+      // with one more key was 1.4 % of the gateway's CPU.
+      { ownHeaders: budgetHeaders, requestId: responseRequestId, readUsage: admission !== undefined, stripUsageEvent: sent.stripUsageEvent },
       (end: ExchangeEnd) => {
         if (end.upstreamMs > 0) {
           upstreamDuration.observe(end.upstreamMs / 1000);

@@ -50,7 +50,7 @@ export function upstreamHeaders(rawHeaders: readonly string[], options: Upstream
 }
 
 /** The upstream's response headers as the client gets them, plus the gateway's own. */
-export function clientHeaders(upstream: IncomingHttpHeaders, own: Readonly<Record<string, string>>): OutgoingHttpHeaders {
+export function clientHeaders(upstream: IncomingHttpHeaders, own: Readonly<Record<string, string>>, requestId: string): OutgoingHttpHeaders {
   const named = upstream.connection ? tokens(String(upstream.connection)) : undefined;
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
@@ -58,6 +58,7 @@ export function clientHeaders(upstream: IncomingHttpHeaders, own: Readonly<Recor
     out[name] = upstream[name];
   }
   for (const name in own) out[name] = own[name];
+  out['x-request-id'] = requestId;
   return out;
 }
 
