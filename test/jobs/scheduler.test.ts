@@ -52,6 +52,21 @@ forEachDatabase('the job scheduler', (t) => {
     expect(sample(text, `budget_gateway_job_runs_total{job="${name}",outcome="success"}`)).toBe(1);
   });
 
+  it('never overlaps a run of its own: a run asked for while the same job runs in this process is skipped', async () => {
+    // The lease lets its holder in again, so without this the two runs would share it, and the
+    // first to finish would free it while the other still worked.
+    const name = `self-${Math.random().toString(36).slice(2)}`;
+    const job = heldJob(name);
+    const scheduler = new Scheduler(t.db, createMetrics({ defaultMetrics: false }), logger, Date.now).add(job);
+    const first = scheduler.runNow(name);
+    await job.started;
+    expect(await scheduler.runNow(name)).toBe('skipped');
+    expect(await takeJobLease(t.db, name, 'another-replica', Date.now(), 60_000)).toBe(false);
+    job.release();
+    expect(await first).toBe('success');
+    expect(job.runs).toBe(1);
+  });
+
   it('takes over the lease of a replica that died holding it, once it expired', async () => {
     const name = `orphan-${Math.random().toString(36).slice(2)}`;
     expect(await takeJobLease(t.db, name, 'dead-replica', Date.now() - 120_000, 60_000)).toBe(true);
