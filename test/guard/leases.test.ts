@@ -23,6 +23,15 @@ async function setup() {
   return { store, pool, lend, reserved };
 }
 
+/** A pool sizing leases by demand (8 requests at first, at most `max`) over one far-from-the-line bucket `b`, on fake timers. */
+async function sizedPool(max: number) {
+  vi.useFakeTimers();
+  const store = new MemorySpendStore(() => {}, () => 0);
+  await store.seed('b', 0, END);
+  const pool = new LeasePool(store, 1_000, { requestsPerLease: 8, maxRequestsPerLease: max });
+  return { store, pool, signature: leaseSignature([{ key: 'b', blockLine: 1_000_000 }]) };
+}
+
 describe('headroom leases', () => {
   afterEach(() => vi.useRealTimers());
 
@@ -84,14 +93,9 @@ describe('headroom leases', () => {
   });
 
   it('sizes the next lease by demand: doubles when a live lease is used up, halves when one expires mostly unused', async () => {
-    vi.useFakeTimers();
-    const store = new MemorySpendStore(() => {}, () => 0);
-    await store.seed('b', 0, END);
-    const pool = new LeasePool(store, 1_000, { requestsPerLease: 8, maxRequestsPerLease: 32 });
-    const signature = leaseSignature([{ key: 'b', blockLine: 1_000_000 }]);
+    const { store, pool, signature } = await sizedPool(32);
     const lend = async (id: string) => {
-      const wanted = 10 * pool.requestsFor(signature);
-      const outcome = await store.reserve(id, [{ key: 'b', blockLine: 1_000_000, amount: 10, wanted, periodEndMs: END }], 0, 60_000);
+      const outcome = await store.reserve(id, [{ key: 'b', blockLine: 1_000_000, amount: 10, wanted: 10 * pool.requestsFor(signature), periodEndMs: END }], 0, 60_000);
       if (outcome.kind !== 'admitted') throw new Error(outcome.kind);
       return pool.open(id, signature, ['b'], outcome.granted, [10], [0]);
     };
@@ -110,11 +114,7 @@ describe('headroom leases', () => {
   });
 
   it('shrinks to single requests (no lease, no release) for buckets asked rarely, and grows back when they get busy', async () => {
-    vi.useFakeTimers();
-    const store = new MemorySpendStore(() => {}, () => 0);
-    await store.seed('b', 0, END);
-    const pool = new LeasePool(store, 1_000, { requestsPerLease: 8, maxRequestsPerLease: 64 });
-    const signature = leaseSignature([{ key: 'b', blockLine: 1_000_000 }]);
+    const { store, pool, signature } = await sizedPool(64);
     let now = 0;
     /** One request every 3 s: it reserves what the pool asks for, is settled, and its lease (if any) expires. */
     const rareRequest = async (id: string) => {
