@@ -1,4 +1,4 @@
-import { eq, lte, or, sql } from 'drizzle-orm';
+import { lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { jobLeases } from '../db/schema.js';
 
@@ -19,8 +19,12 @@ export async function takeJobLease(db: Db, job: string, holder: string, nowMs: n
     .onConflictDoUpdate({
       target: jobLeases.job,
       set: { holder, expiresAt },
+      // Only a free or expired lease is taken, by its own holder too: a second run of the job in
+      // the same process (asked for while the cron's run is under way) must not share it, or the
+      // first to finish would free it while the other still works. A release that failed leaves
+      // the job held until it expires, at most leaseMs.
       // Through the column (not a raw template) so the Date is encoded: postgres-js cannot bind a bare Date.
-      setWhere: or(lte(jobLeases.expiresAt, now), eq(jobLeases.holder, holder)),
+      setWhere: lte(jobLeases.expiresAt, now),
     })
     .returning({ job: jobLeases.job });
   return taken.length > 0;

@@ -32,8 +32,6 @@ export class Scheduler {
   readonly #jobs = new Map<string, Job>();
   readonly #tasks: ScheduledTask[] = [];
   readonly #running = new Set<Promise<unknown>>();
-  /** Jobs running in this process: the lease lets its own holder in again, so this is what keeps a run from overlapping itself. */
-  readonly #busy = new Set<string>();
   /** This replica, as lease holder: unique per process even on one host. */
   readonly #holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
@@ -80,17 +78,6 @@ export class Scheduler {
   }
 
   async #run(job: Job): Promise<JobOutcome> {
-    // A run asked for (runNow) while the cron's run of the same job is under way here.
-    if (this.#busy.has(job.name)) return 'skipped';
-    this.#busy.add(job.name);
-    try {
-      return await this.#runLeased(job);
-    } finally {
-      this.#busy.delete(job.name);
-    }
-  }
-
-  async #runLeased(job: Job): Promise<JobOutcome> {
     const started = performance.now();
     try {
       if (!(await takeJobLease(this.db, job.name, this.#holder, Date.now(), job.leaseMs))) {

@@ -53,8 +53,8 @@ forEachDatabase('the job scheduler', (t) => {
   });
 
   it('never overlaps a run of its own: a run asked for while the same job runs in this process is skipped', async () => {
-    // The lease lets its holder in again, so without this the two runs would share it, and the
-    // first to finish would free it while the other still worked.
+    // Were the lease to let its own holder in again, the two runs would share it, and the first
+    // to finish would free it while the other still worked.
     const name = `self-${Math.random().toString(36).slice(2)}`;
     const job = heldJob(name);
     const scheduler = new Scheduler(t.db, createMetrics({ defaultMetrics: false }), logger, Date.now).add(job);
@@ -72,6 +72,7 @@ forEachDatabase('the job scheduler', (t) => {
     expect(await takeJobLease(t.db, name, 'dead-replica', Date.now() - 120_000, 60_000)).toBe(true);
     expect(await takeJobLease(t.db, name, 'live-replica', Date.now(), 60_000)).toBe(true);
     expect(await takeJobLease(t.db, name, 'third-replica', Date.now(), 60_000)).toBe(false);
+    expect(await takeJobLease(t.db, name, 'live-replica', Date.now(), 60_000)).toBe(false); // not even its holder, while held
   });
 
   it('counts a failing run as a failure, frees the lease and never throws', async () => {
