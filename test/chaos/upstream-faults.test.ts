@@ -1,10 +1,10 @@
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type { SimLiteLLM } from '../../src/sim/litellm.js';
 import { adminApi } from '../support/admin.js';
-import { closedPort, sample, startTestGateway, type TestGateway, type TestTenant } from '../support/gateway.js';
+import { closedPort, sample, startTestGateway, withSimAndGateway, type TestGateway, type TestTenant } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
 
 /**
@@ -41,26 +41,17 @@ async function reservedUsd(gateway: TestGateway, tenant: TestTenant): Promise<nu
 }
 
 describe('upstream faults', () => {
+  const suite = withSimAndGateway({
+    UPSTREAM_HEADERS_TIMEOUT_MS: String(TIMEOUT_MS),
+    UPSTREAM_BODY_TIMEOUT_MS: String(TIMEOUT_MS),
+    BREAKER_VOLUME_THRESHOLD: '10',
+    BREAKER_ERROR_THRESHOLD_PERCENT: '50',
+    BREAKER_RESET_TIMEOUT_MS: '300',
+  });
   let sim: SimLiteLLM;
   let gateway: TestGateway;
   let tenant: TestTenant;
-
-  beforeAll(async () => {
-    sim = await startSimLiteLLM();
-    gateway = await startTestGateway({
-      LITELLM_BASE_URL: sim.url,
-      UPSTREAM_HEADERS_TIMEOUT_MS: String(TIMEOUT_MS),
-      UPSTREAM_BODY_TIMEOUT_MS: String(TIMEOUT_MS),
-      BREAKER_VOLUME_THRESHOLD: '10',
-      BREAKER_ERROR_THRESHOLD_PERCENT: '50',
-      BREAKER_RESET_TIMEOUT_MS: '300',
-    });
-    tenant = await gateway.createTenant({ maxBudgetMicros: 1_000_000_000_000 });
-  });
-  afterAll(async () => {
-    await gateway.shutdown();
-    await sim.close();
-  });
+  beforeAll(() => void ({ sim, gateway, tenant } = suite));
 
   const circuitState = async () => sample(await gateway.metrics(), 'budget_gateway_circuit_state');
 
