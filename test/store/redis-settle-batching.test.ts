@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTick } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RedisSpendStore } from '../../src/store/redis.js';
+import { redisUrl } from '../support/services.js';
+
+// How the Redis store turns settles into scripts: the completions of a few milliseconds share
+// one, and nothing waiting to settle is overtaken by a release.
+
+const url = redisUrl();
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 1);
+const END = T0 + 30 * 24 * HOUR;
+
+describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_REDIS_URL to run)'}`, () => {
+  const clients: Redis[] = [];
+  const prefixes: string[] = [];
+  let client: Redis;
+  let prefix: string;
+  let store: RedisSpendStore;
+  /** How many settle scripts went to Redis, and how many settles each carried. */
+  let scripts: number[];
+
+  const open = (settleLingerMs?: number): RedisSpendStore => {
+    const s = new RedisSpendStore(client, { prefix, usageStream: `${prefix}usage`, ...(settleLingerMs === undefined ? {} : { settleLingerMs }) });
+    const scriptable = client as unknown as { bgSettle: (...args: (string | number)[]) => Promise<unknown> };
+    const original = scriptable.bgSettle.bind(client);
+    scriptable.bgSettle = (...args) => {
+      scripts.push(Number(args[2])); // numKeys, stream, count, ...
+      return original(...args);
+    };
+    return s;
+  };
+
+  beforeEach(async () => {
+    client = new Redis(url!);
+    clients.push(client);
+    prefix = `bgtest:${randomUUID()}:`;
+    prefixes.push(prefix);
+    scripts = [];
+    store = open();
+    await store.seed('t', 0, END);
+  });
+
+  afterAll(async () => {
+    const cleaner = new Redis(url!);
+    for (const p of prefixes) {
+      const keys = await cleaner.keys(`${p}*`);
+      if (keys.length > 0) await cleaner.del(...keys);
+    }
+    await Promise.all([cleaner, ...clients].map((c) => c.quit().catch(() => undefined)));
+  });
+
+  const admitted = async (n: number): Promise<string[]> => {
+    const ids = Array.from({ length: n }, () => randomUUID());
+    for (const id of ids) expect((await store.reserve(id, [{ key: 't', blockLine: 1_000_000, amount: 100, periodEndMs: END }], T0, HOUR)).kind).toBe('admitted');
+    return ids;
+  };
+  const settle = (id: string, cost: number) => store.settle(id, [{ key: 't', amount: cost, release: 100 }], `{"request_id":"${id}"}`);
+
+  it('sends the settles of one short stretch, over several ticks, as one script', async () => {
+    const ids = await admitted(5);
+    const settled: Promise<unknown>[] = [];
+    for (const id of ids) {
+      settled.push(settle(id, 10));
+      await nextTick(); // each completion in a tick of its own, as one request at a time would be
+    }
+    const after = await Promise.all(settled);
+    expect(scripts).toEqual([5]);
+    // Every settle still learns the spend its own charge left behind.
+    expect(after.map((a) => (a as number[])[0])).toEqual([10, 20, 30, 40, 50]);
+    expect(await store.read(['t'])).toEqual([{ spend: 50, reserved: 0 }]);
+  });
+
+  it('keeps the reservation in place while a settle gathers, so it never frees room early', async () => {
+    store = open(200);
+    const [id] = await admitted(1);
+    const settled = settle(id!, 10);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await store.read(['t'])).toEqual([{ spend: 0, reserved: 100 }]);
+    await settled;
+    expect(await store.read(['t'])).toEqual([{ spend: 10, reserved: 0 }]);
+  });
+
+  it('sends what gathered before a release, so a lease’s rest never goes back ahead of its requests', async () => {
+    store = open(10_000); // the linger alone would hold the settle for ten seconds
+    const [lease] = await admitted(1);
+    const settled = settle(lease!, 10);
+    await store.release(`${lease}-rest`, ['t']);
+    await settled;
+    expect(scripts).toEqual([1]);
+    expect(await store.read(['t'])).toEqual([{ spend: 10, reserved: 0 }]);
+  });
+
+  it('starts a new script for settles after the linger, and splits a batch at its cap', async () => {
+    const first = await admitted(2);
+    await settle(first[0]!, 1);
+    await settle(first[1]!, 1);
+    expect(scripts).toEqual([1, 1]);
+
+    scripts = [];
+    const many = await admitted(300);
+    await Promise.all(many.map((id) => settle(id, 1)));
+    expect(scripts).toEqual([256, 44]);
+    expect(await store.read(['t'])).toEqual([{ spend: 302, reserved: 0 }]);
+  });
+
+  it('sends what gathered when it closes', async () => {
+    store = open(10_000);
+    const [id] = await admitted(1);
+    const spy = vi.fn();
+    const settled = settle(id!, 10).then(spy);
+    await store.close();
+    await settled;
+    expect(spy).toHaveBeenCalledWith([10]);
+    const check = new Redis(url!);
+    clients.push(check);
+    expect(await check.hget(`${prefix}t`, 'spend')).toBe('10');
+  });
+});
