@@ -119,6 +119,26 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await store.read([key('a')])).toEqual([{ spend: 4, reserved: 1 }]);
     });
 
+    it('expires each reservation at its own time, whatever order they were taken in', async () => {
+      const MINUTE = 60_000;
+      await store.seed(key('a'), 0, END);
+      await store.reserve('long', [bucket(key('a'), 100, 10)], T0, HOUR);
+      await store.reserve('short', [bucket(key('a'), 100, 20)], T0 + 1_000, MINUTE);
+      await store.reserve('gone', [bucket(key('a'), 100, 40)], T0 + 2_000, MINUTE);
+      await store.release('gone', [key('a')]); // settled before it expired: nothing left to expire
+      await store.reserve('probe1', [bucket(key('a'), 100, 1)], T0 + MINUTE, HOUR);
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 31 }]);
+      // The short one goes at its expiry; the long one, taken earlier, stays.
+      await store.reserve('probe2', [bucket(key('a'), 100, 1)], T0 + 1_000 + MINUTE, HOUR);
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 12 }]);
+      // One taken after that sweep, expiring before the rest, still goes at its own expiry.
+      await store.reserve('late', [bucket(key('a'), 100, 50)], T0 + 2 * MINUTE, MINUTE);
+      await store.reserve('probe3', [bucket(key('a'), 100, 1)], T0 + 3 * MINUTE, HOUR);
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 13 }]);
+      await store.reserve('probe4', [bucket(key('a'), 100, 1)], T0 + HOUR, HOUR);
+      expect(await store.read([key('a')])).toEqual([{ spend: 0, reserved: 4 }]);
+    });
+
     it('seeds a bucket once: a known bucket keeps its counters', async () => {
       await store.seed(key('a'), 10, END);
       await store.reserve('r1', [bucket(key('a'), 100, 5)], T0, HOUR);
