@@ -1,6 +1,7 @@
 // Profiles one target under one scenario's load: starts it with `node --cpu-prof`, drives the load
 // (the same requests as `npm run bench`), stops it so V8 writes the profile, and prints the
-// functions with the most self time in the measured window (start-up and shutdown left out).
+// functions with the most self time in the measured window (start-up and shutdown left out), and
+// where each worker thread (the embedded database's) spent its own.
 // Writes bench/results/profiles/<date>-<target>-<scenario>.md (the tables), .svg (a flame graph)
 // and .cpuprofile (for Chrome DevTools or speedscope; git-ignored).
 // Usage: npm run bench:profile -- --target redis [--scenario c64] [--duration 10] [--top 25]
@@ -61,10 +62,14 @@ async function main(): Promise<void> {
   console.log(`[profile] ${progressLine(row, 1)}`);
   await shutdown(); // SIGTERM: the target exits and V8 writes the profile
 
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  // One file per thread, named CPU.<date>.<time>.<pid>.<thread>.<seq>: thread 0 is the main one,
+  // the others are worker threads (the embedded database's).
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
+  const file = files[0];
   if (!file) throw new Error(`no profile written in ${dir}`);
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
-  const summary = summarizeProfile(profile, ROOT, { fromUs, toUs });
+  const read = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as CpuProfile;
+  const summary = summarizeProfile(read(file), ROOT, { fromUs, toUs });
+  const workers = files.slice(1).map((name) => ({ thread: threadOf(name), summary: summarizeProfile(read(name), ROOT, { fromUs, toUs }) }));
   const date = new Date().toISOString().slice(0, 10);
   const base = join(OUT, `${date}-${target}-${scenario.id}`);
   mkdirSync(OUT, { recursive: true });
@@ -78,13 +83,27 @@ async function main(): Promise<void> {
   const md =
     header +
     `## Top ${top} functions by self time\n\n${table(['function', 'self', 'samples'], rows(summary.functions, true))}\n\n` +
-    `## By package or source file\n\n${table(['where', 'self', 'samples'], rows(summary.places, false))}\n`;
+    `## By package or source file\n\n${table(['where', 'self', 'samples'], rows(summary.places, false))}\n` +
+    workers
+      .map(({ thread, summary: w }) => {
+        const share = (100 * w.busySamples) / Math.max(1, w.busySamples + w.idleSamples);
+        return (
+          `\n## Worker thread ${thread}: ${w.busySamples} busy samples (${share.toFixed(0)} % busy)\n\n` +
+          `${table(['where', 'self', 'samples'], rows(w.places, false).slice(0, 10))}\n`
+        );
+      })
+      .join('');
   writeFileSync(`${base}.md`, md);
   writeFileSync(`${base}.svg`, flameGraphSvg(summary.folded, `${target}, ${scenario.title}: ${summary.busySamples} busy samples`));
   copyFileSync(join(dir, file), `${base}.cpuprofile`);
   rmSync(dir, { recursive: true, force: true });
   console.log(`\n${md}`);
   console.log(`[profile] wrote ${base.slice(ROOT.length)}.md, .svg, .cpuprofile`);
+}
+
+/** The thread number in a --cpu-prof file name (0: the main thread). */
+function threadOf(name: string): number {
+  return Number(name.split('.').at(-3));
 }
 
 try {
