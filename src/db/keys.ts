@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { isUniqueViolation } from './errors.js';
-import { apiKeys, tenants } from './schema.js';
+import { apiKeys, budgetOverrides, tenants, type BudgetOverride, type Tenant } from './schema.js';
 
 /**
  * API keys are stored only as SHA-256 hashes (CONTRACT section 2): the plain key exists in the
@@ -82,6 +82,39 @@ export async function findActiveKey(db: Db, keyHash: string): Promise<ActiveKey 
     .innerJoin(tenants, eq(tenants.tenantId, apiKeys.tenantId))
     .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
   return found;
+}
+
+export interface KeyOwner {
+  readonly key: ActiveKey;
+  readonly tenant: Tenant;
+  /** The tenant's override in force at `now`, if any. */
+  readonly override: BudgetOverride | undefined;
+}
+
+/**
+ * A key with its tenant and the tenant's override in force at `now`, in one statement: what a
+ * key's first request needs, instead of a round trip for the key and another for its tenant.
+ * At most one override is open per tenant (a partial unique index), so this is at most one row.
+ */
+export async function findKeyOwner(db: Db, keyHash: string, now: Date): Promise<KeyOwner | undefined> {
+  const [found] = await db
+    .select({
+      keyId: apiKeys.keyId,
+      origin: apiKeys.origin,
+      maxBudgetMicros: apiKeys.maxBudgetMicros,
+      tenant: tenants,
+      override: budgetOverrides,
+    })
+    .from(apiKeys)
+    .innerJoin(tenants, eq(tenants.tenantId, apiKeys.tenantId))
+    .leftJoin(
+      budgetOverrides,
+      and(eq(budgetOverrides.tenantId, apiKeys.tenantId), isNull(budgetOverrides.endedAt), gt(budgetOverrides.expiresAt, now)),
+    )
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
+  if (!found) return undefined;
+  const { tenant, override, ...key } = found;
+  return { key: { ...key, tenantId: tenant.tenantId }, tenant, override: override ?? undefined };
 }
 
 /** A tenant's keys that work, oldest first (never their hashes). */

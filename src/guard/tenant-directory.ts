@@ -2,7 +2,7 @@ import { parseDuration } from '../budget/duration.js';
 import type { PeriodicLimit, TenantLimits } from '../budget/scopes.js';
 import type { Db } from '../db/client.js';
 import { getGlobalBudget } from '../db/global-budget.js';
-import { findActiveKey, hashKey, type ActiveKey, type KeyOrigin } from '../db/keys.js';
+import { findKeyOwner, hashKey, type ActiveKey, type KeyOrigin } from '../db/keys.js';
 import { activeOverride } from '../db/overrides.js';
 import type { BudgetOverride, GlobalBudget, Tenant } from '../db/schema.js';
 import { getTenant } from '../db/tenants.js';
@@ -37,6 +37,8 @@ export class TenantDirectory {
   /** key -> its hash: hashing every request costs more than the rest of the lookup. */
   readonly #hashes = new Map<string, string>();
   #unknownKeys = 0;
+  /** Bumped by every tenant invalidation: a key lookup begun before one must not cache its tenant. */
+  #tenantGeneration = 0;
 
   constructor(
     private readonly db: Db,
@@ -47,7 +49,7 @@ export class TenantDirectory {
     const hash = this.#hashOf(apiKey);
     let key = this.#keys.get(hash);
     if (!key) {
-      key = findActiveKey(this.db, hash);
+      key = this.#lookUp(hash);
       this.#remember(hash, key);
     }
     const found = await key;
@@ -85,6 +87,7 @@ export class TenantDirectory {
 
   /** A tenant's configuration, override or existence changed. */
   forgetTenant(tenantId: string): void {
+    this.#tenantGeneration++;
     this.#tenants.delete(tenantId);
     for (const [hash, key] of this.#keys) {
       void key.then((k) => {
@@ -99,6 +102,7 @@ export class TenantDirectory {
   }
 
   forgetAll(): void {
+    this.#tenantGeneration++;
     this.#global = undefined;
     this.#keys.clear();
     this.#tenants.clear();
@@ -113,6 +117,22 @@ export class TenantDirectory {
       this.#hashes.set(apiKey, hash);
     }
     return hash;
+  }
+
+  /**
+   * A key's first request: the key, its tenant and the tenant's override come in one query, and
+   * the tenant is cached from it unless it is cached already or was invalidated meanwhile (the
+   * row read may predate the change).
+   */
+  async #lookUp(hash: string): Promise<ActiveKey | undefined> {
+    const generation = this.#tenantGeneration;
+    const owner = await findKeyOwner(this.db, hash, new Date(this.now()));
+    if (!owner) return undefined;
+    const { tenantId } = owner.tenant;
+    if (generation === this.#tenantGeneration && !this.#tenants.has(tenantId)) {
+      this.#tenants.set(tenantId, Promise.resolve(tenantPolicy(owner.tenant, owner.override)));
+    }
+    return owner.key;
   }
 
   #remember(hash: string, key: Promise<ActiveKey | undefined>): void {

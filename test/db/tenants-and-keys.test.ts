@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { createKey, findActiveKey, hashKey, KeyAlreadyRegisteredError, mintKey, revokeKey } from '../../src/db/keys.js';
-import { activeOverride } from '../../src/db/overrides.js';
+import { createKey, findActiveKey, findKeyOwner, hashKey, KeyAlreadyRegisteredError, mintKey, revokeKey } from '../../src/db/keys.js';
+import { activeOverride, grantOverride } from '../../src/db/overrides.js';
 import { apiKeys, budgetOverrides } from '../../src/db/schema.js';
 import { deleteTenant, getTenant, listTenants, upsertTenant } from '../../src/db/tenants.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -174,6 +174,32 @@ forEachDatabase('tenants and keys', (t) => {
       const { key } = await createKey(t.db, tenant.tenantId);
       expect(await deleteTenant(t.db, tenant.tenantId)).toBe(true);
       expect(await findActiveKey(t.db, hashKey(key))).toBeUndefined();
+      expect(await findKeyOwner(t.db, hashKey(key), new Date())).toBeUndefined();
+    });
+
+    it('finds a key with its tenant and the override in force, in one statement', async () => {
+      const tenant = await createTenant(t.db);
+      const { keyId, key } = await createKey(t.db, tenant.tenantId, { maxBudgetMicros: 5_000_000 });
+      const now = new Date();
+      expect(await findKeyOwner(t.db, hashKey(key), now)).toEqual({
+        key: { keyId, tenantId: tenant.tenantId, origin: 'minted', maxBudgetMicros: 5_000_000 },
+        tenant: await getTenant(t.db, tenant.tenantId),
+        override: undefined,
+      });
+
+      const expiresAt = new Date(now.getTime() + DAY);
+      const grant = { tenantId: tenant.tenantId, amountMicros: 50_000_000, expiresAt, reason: 'launch', createdBy: 'admin:test', now, replace: false };
+      const granted = await grantOverride(t.db, grant);
+      expect(granted.kind).toBe('granted');
+      const owner = await findKeyOwner(t.db, hashKey(key), now);
+      expect(owner?.override).toEqual(await activeOverride(t.db, tenant.tenantId, now));
+      expect(owner?.override).toMatchObject({ overrideAmountMicros: 50_000_000, expiresAt });
+      // Expired at the second it expires, though no job has ended it: the key is still found.
+      expect(await findKeyOwner(t.db, hashKey(key), expiresAt)).toMatchObject({ key: { keyId }, override: undefined });
+
+      await revokeKey(t.db, tenant.tenantId, keyId);
+      expect(await findKeyOwner(t.db, hashKey(key), now)).toBeUndefined();
+      expect(await findKeyOwner(t.db, hashKey(mintKey()), now)).toBeUndefined();
     });
   });
 });
