@@ -5,9 +5,9 @@ import { RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
 /** Settles in one script at most; a bigger batch leaves at once. */
 const MAX_SETTLES_PER_SCRIPT = 256;
 /**
- * How long a settle waits for others to share its script. At one request at a time a settle per
- * script was a third of the gateway's CPU (a Redis write, a reply to parse, the script's own
- * overhead); 2 ms gathers several, while a reservation's part outlives its request by no more.
+ * How long a settle waits for others to share its script. At one request at a time a script per
+ * settle (a Redis write, a reply to parse, the script's own overhead) was about a quarter of the
+ * gateway's CPU; 2 ms gathers several, and a reservation outlives its request by no more.
  */
 const SETTLE_LINGER_MS = 2;
 
@@ -123,9 +123,9 @@ export class RedisSpendStore implements SpendStore {
   }
 
   async release(id: string, keys: readonly string[], amounts?: readonly number[]): Promise<void> {
-    // Settles still gathering go first: a lease's rest released ahead of its last
-    // request's settle would drop that request's part from `reserved` before its cost reached
-    // `spend`, and for that moment another request could be admitted past the line.
+    // Settles still gathering go first: a lease's rest released ahead of its last request's
+    // settle would drop that request's part from `reserved` before its cost reached `spend`, and
+    // for that moment another request could be admitted past the line.
     this.#flushSettles();
     await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id, ...(amounts ?? []));
   }
