@@ -6,6 +6,7 @@ import { counterChildren, type Metrics } from '../metrics.js';
 import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { PriceBook } from './price-book.js';
+import { RecentUsage } from './recent-usage.js';
 
 /** Settles kept for the store while it is away (about 50 MB at most). */
 const MAX_OWED_SETTLES = 100_000;
@@ -37,7 +38,7 @@ export interface Completion {
 export class Settlement {
   #retries: Array<{ id: string; charges: BucketCharge[]; event: string }> = [];
   #retryTimer: NodeJS.Timeout | undefined;
-  #recent: Array<{ atMs: number; event: string }> = [];
+  readonly #recent = new RecentUsage(RECENT_MS, MAX_RECENT);
   readonly #spend: (tenant: string) => { inc(value: number): void };
 
   constructor(
@@ -118,10 +119,10 @@ export class Settlement {
    * (idempotent on the request id, so the ones already flushed are not counted twice).
    */
   storeLost(): void {
-    const recent = this.#recent.splice(0);
+    const recent = this.#recent.drain();
     if (recent.length === 0 || !this.writeDirect) return;
     this.logger.warn({ events: recent.length }, 'budget store connection lost: writing recent usage events straight to the database');
-    for (const { event } of recent) this.writeDirect(event);
+    for (const event of recent) this.writeDirect(event);
   }
 
   stop(): void {
@@ -130,12 +131,7 @@ export class Settlement {
   }
 
   #remember(event: string): void {
-    if (!this.writeDirect) return;
-    const nowMs = Date.now();
-    this.#recent.push({ atMs: nowMs, event });
-    let stale = 0;
-    while (stale < this.#recent.length && (this.#recent[stale]!.atMs < nowMs - RECENT_MS || this.#recent.length - stale > MAX_RECENT)) stale++;
-    if (stale > 0) this.#recent.splice(0, stale);
+    if (this.writeDirect) this.#recent.add(event, Date.now());
   }
 
   #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {
