@@ -16,7 +16,7 @@ import { CLK_TCK } from './lib/cpu.js';
 import { page } from './lib/document.js';
 import { BENCH_BUDGET_USD, manyKeys } from './lib/fixtures.js';
 import { checkTargets } from './lib/headline.js';
-import { AFTER_SOAK, AFTER_WARMUP, AT_END, PRODUCT, memoryRows, runLabel, soak } from './lib/leak-check.js';
+import { AFTER_SOAK, AFTER_WARMUP, AT_END, PRODUCT, markBase, memoryRows, runLabel, soak } from './lib/leak-check.js';
 import { measure, warmUp } from './lib/measure.js';
 import { type Options, UsageError, readOptions, usage } from './lib/options.js';
 import { portkeyPackage } from './lib/portkey.js';
@@ -50,8 +50,10 @@ function estimateS(o: Options, plan: readonly Scenario[], targets: number): numb
   const perRun = o.warmupS + o.durationS;
   const runs = plan.reduce((n, s) => n + s.targets.length, 0) * o.repeat;
   const priming = plan.some((s) => s.manyKeys) ? o.tenants * 0.004 : 0; // a first lookup costs ms of CPU
-  const soak = (3 * 0.65 * o.soakRequests) / 3500; // about a third is served during the repetitions
-  return runs * perRun + targets * INITIAL_WARMUP_S + priming + soak;
+  // The leak check: a base run and a soak per product gateway; with repetitions after the first,
+  // they serve most of the soak count and the soak is its shortest (10,000).
+  const leakCheck = (3 * (10_000 + (o.repeat > 1 ? 10_000 : o.soakRequests))) / 3500;
+  return runs * perRun + targets * INITIAL_WARMUP_S + priming + leakCheck;
 }
 
 /** The commit measured, "+changes" when src/ or the plain proxy differ from it; read-only git. */
@@ -108,10 +110,12 @@ async function main(): Promise<number> {
   log('warmed up');
 
   const ids = { c1: `c${Math.min(...options.concurrency)}`, c64: `c${Math.max(...options.concurrency)}`, stream: 'stream' };
-  // The leak check's base: the busiest closed-loop run of the second repetition (see lib/leak-check.ts).
+  // The leak check's base (see lib/leak-check.ts): our gateways', after the first repetition;
+  // Portkey's, the busiest closed-loop run of the second.
   const everyone = plan.filter((s) => PRODUCT.every((t) => !available.includes(t) || s.targets.includes(t)));
   const baseScenario = everyone.find((s) => s.id === ids.c64) ?? everyone.at(-1) ?? plan.at(-1)!;
-  const baseLabel = runLabel(Math.min(2, options.repeat), baseScenario.id);
+  const peerBase = runLabel(Math.min(2, options.repeat), baseScenario.id);
+  const urls = new Map([...children].map(([t, c]) => [t, c.url]));
   const rows: Row[] = [];
   const total = plan.reduce((n, s) => n + s.targets.length, 0) * options.repeat;
   const settings = { warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 };
@@ -125,7 +129,7 @@ async function main(): Promise<number> {
         const row = await measure(scenario, target, children.get(target)!, sim, ctx, settings, rep);
         memory.count(target, row.completed);
         memory.mark(runLabel(rep, scenario.id), { only: [target] });
-        if (runLabel(rep, scenario.id) === baseLabel && target !== 'direct') await memory.addHeap(target, baseLabel);
+        if (runLabel(rep, scenario.id) === peerBase && target === 'portkey') await memory.addHeap(target, peerBase);
         for (const c of children.values()) {
           if (c.exited()) throw new Error(`${c.name} exited during the benchmark\n${c.output()}`);
         }
@@ -134,11 +138,11 @@ async function main(): Promise<number> {
         log(`${rows.length}/${total}, ~${left()} left: ${progressLine(row, options.repeat)}`);
       }
     }
+    if (rep === 1) await markBase(WARMUP, available, urls, memory, ctx, log);
   }
 
-  await soak(WARMUP, available, new Map([...children].map(([t, c]) => [t, c.url])), memory, ctx, {
+  await soak(WARMUP, available, urls, memory, ctx, {
     soakRequests: options.soakRequests,
-    baseLabel,
     capMs: (remaining) => Math.max(15_000, Math.min(SOAK_CAP_MS, (RUN_BUDGET_MS - (Date.now() - t0)) / remaining)),
     log,
   });
@@ -147,7 +151,7 @@ async function main(): Promise<number> {
   const peaks = new Map(available.map((t) => [t, memory.peakKb(t)]));
   await shutdown();
 
-  const rss = memoryRows(available, memory, peaks, baseLabel);
+  const rss = memoryRows(available, memory, peaks, peerBase);
   const summaries = summarize(rows);
   const checks = checkTargets(summaries, rss, ids, options.soakRequests);
   const now = new Date();
@@ -163,7 +167,7 @@ async function main(): Promise<number> {
     `Targets: ${available.join(', ')}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}. ` +
     `The load generator (undici, in the orchestrator), the simulator and every target share the machine's cores over loopback; ` +
     `CPU is each target process's own (utime+stime from /proc), not Redis's or PostgreSQL's.`;
-  const md = page({ title: `budget-gateway bench ${date}`, preamble, scenarios: plan, summaries, memory: rss, memoryBase: baseLabel, checks, ids, repeat: options.repeat });
+  const md = page({ title: `budget-gateway bench ${date}`, preamble, scenarios: plan, summaries, memory: rss, memoryBase: peerBase, checks, ids, repeat: options.repeat });
   const files = await writeResults(resolve(ROOT, options.outDir), date, {
     date: now.toISOString(),
     ...environment,
@@ -181,7 +185,7 @@ async function main(): Promise<number> {
     ok: failed.length === 0,
     checks,
     memory: rss,
-    memoryBase: baseLabel,
+    memoryBase: peerBase,
     memoryPoints: Object.fromEntries(available.map((t) => [t, memory.points(t)])),
     summaries,
     rows,

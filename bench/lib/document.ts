@@ -41,9 +41,10 @@ export function page(p: Page): string {
     parts.push(`## ${s.title}\n\n${body.trimEnd()}${cost}`);
   }
   parts.push(
-    `## Memory\n\nMB of each process. Base: right after the ${p.memoryBase.replace(/^rep (\d+) (\S+)$/, '$2 run of repetition $1')}; ` +
-      `end: right after the soak (small chat requests at concurrency 64 until the requests since the base reach the soak count; ` +
-      `Portkey is not soaked: its end is its last run). At both points the process is also made to run a full GC ` +
+    `## Memory\n\nMB of each process. Base of our gateways: right after the first repetition and 10,000 more small chat requests ` +
+      `at concurrency 64; end: right after the last repetition and the soak (small chat requests at concurrency 64, at least 10,000, ` +
+      `until the requests since the base reach the soak count), so both points follow the same runs. Portkey is not soaked: its base ` +
+      `is right after the ${p.memoryBase.replace(/^rep (\d+) (\S+)$/, '$2 run of repetition $1')}, its end its last run. At both points the process is also made to run a full GC ` +
       `(bench/lib/heap-probe.mjs) and its RSS, live JS heap and external memory are read after it; growth compares RSS after GC. ` +
       `Peak: the kernel's high-water mark (VmHWM) since the end of the warm-up.\n\n${memoryTable(p.memory)}`,
   );
