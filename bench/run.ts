@@ -52,7 +52,7 @@ function estimateS(o: Options, plan: readonly Scenario[], targets: number): numb
   const priming = plan.some((s) => s.manyKeys) ? o.tenants * 0.004 : 0; // a first lookup costs ms of CPU
   // The leak check: a base run and a soak per product gateway; with repetitions after the first,
   // they serve most of the soak count and the soak is its shortest (10,000).
-  const leakCheck = (3 * (10_000 + (o.repeat > 1 ? 10_000 : o.soakRequests))) / 3500;
+  const leakCheck = o.soakRequests === 0 ? 0 : (3 * (10_000 + (o.repeat > 1 ? 10_000 : o.soakRequests))) / 3500;
   return runs * perRun + targets * INITIAL_WARMUP_S + priming + leakCheck;
 }
 
@@ -138,7 +138,7 @@ async function main(): Promise<number> {
         log(`${rows.length}/${total}, ~${left()} left: ${progressLine(row, options.repeat)}`);
       }
     }
-    if (rep === 1) await markBase(WARMUP, available, urls, memory, ctx, log);
+    if (rep === 1 && options.soakRequests > 0) await markBase(WARMUP, available, urls, memory, ctx, log);
   }
 
   await soak(WARMUP, available, urls, memory, ctx, {
