@@ -134,7 +134,7 @@ function tenantLabeller(cap: number): (tenantId: string) => string {
  * request made that 3 % of the Redis gateway's CPU. These children look their series up once
  * and then change its numbers in place, in prom-client 15's own series store (`hashMap`, entries
  * `{ value }` or `{ sum, count, bucketValues }`), so export, reset and the registry are
- * prom-client's. test/metrics/fast-children.test.ts proves the exposition the same as
+ * prom-client's. test/http/metric-children.test.ts proves the exposition the same as
  * prom-client's own updates, and so catches a change of that store on an upgrade. At most `max`
  * children are kept (label values can come from clients, e.g. the method).
  */

@@ -79,8 +79,8 @@ export class Settlement {
       completionTokens: completion.usage?.completionTokens ?? 0,
       costMicros: micros,
       costSource: source,
-      periodStartedAt: new Date(admission.period.startMs),
-      createdAt: new Date(this.now()),
+      periodStartedAtMs: admission.period.startMs,
+      createdAtMs: this.now(),
     };
     const tokens = completion.usage ? record.promptTokens + record.completionTokens : admission.estimate.tokens;
     const charges = admission.budgets.map((b, i) => ({

@@ -15,8 +15,9 @@ export interface UsageRecord {
   readonly completionTokens: number;
   readonly costMicros: number;
   readonly costSource: CostSource;
-  readonly periodStartedAt: Date;
-  readonly createdAt: Date;
+  /** The period's start and the settle's time, in ms since the epoch (ISO 8601 in the event). */
+  readonly periodStartedAtMs: number;
+  readonly createdAtMs: number;
 }
 
 export type CostSource = 'response_header' | 'stream_usage' | 'price_table' | 'estimate';
@@ -32,7 +33,7 @@ export function encodeUsage(r: UsageRecord): string {
     `{"request_id":${text(r.requestId)},"client_request_id":${text(r.clientRequestId)},"tenant_id":${text(r.tenantId)},` +
     `"key_id":${text(r.keyId)},"model":${text(r.model)},"endpoint":${text(r.endpoint)},"status":${r.status},` +
     `"prompt_tokens":${r.promptTokens},"completion_tokens":${r.completionTokens},"cost_micros":${r.costMicros},` +
-    `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAt.getTime())}","created_at":"${createdIso(r.createdAt.getTime())}"}`
+    `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAtMs)}","created_at":"${createdIso(r.createdAtMs)}"}`
   );
 }
 

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { recordCrossing, type Crossing } from '../../src/db/alerts.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
 import { insertLedgerEvents, periodSpend, type LedgerRow } from '../../src/db/ledger.js';
-import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { activeOverride } from '../../src/db/overrides.js';
 import { auditLog, budgetOverrides, notificationOutbox, usageLedger, type NewBudgetOverride } from '../../src/db/schema.js';
 import { forEachDatabase } from '../support/databases.js';
+import { usageEventOf } from '../support/ledger.js';
 import { tenantId } from '../support/tenants.js';
 
 const PERIOD = new Date('2030-01-01T00:00:00Z');
@@ -60,8 +60,7 @@ function override(tenant: string, overrides: Partial<NewBudgetOverride> = {}): N
 }
 
 /** Rows as the pipeline hands them over: encoded usage events. */
-const insertRows = (db: Parameters<typeof insertLedgerEvents>[0], rows: readonly LedgerRow[]) =>
-  insertLedgerEvents(db, rows.map(encodeUsage));
+const insertRows = (db: Parameters<typeof insertLedgerEvents>[0], rows: readonly LedgerRow[]) => insertLedgerEvents(db, rows.map(usageEventOf));
 
 // One database per backend for the whole file: a PGlite start costs more than all of these tests.
 forEachDatabase('budget records', (t) => {
@@ -81,8 +80,8 @@ forEachDatabase('budget records', (t) => {
       const tenant = tenantId();
       const a = row(tenant, { clientRequestId: 'client-9', keyId: 'key_1', costMicros: 9_007_199_254_740_991, costSource: 'stream_usage' });
       const b = row(tenant, { model: null, promptTokens: 7, completionTokens: 3 });
-      expect(await insertLedgerEvents(t.db, [encodeUsage(a), encodeUsage(b)])).toBe(2);
-      expect(await insertLedgerEvents(t.db, [encodeUsage(a), encodeUsage(row(tenant))])).toBe(1);
+      expect(await insertLedgerEvents(t.db, [usageEventOf(a), usageEventOf(b)])).toBe(2);
+      expect(await insertLedgerEvents(t.db, [usageEventOf(a), usageEventOf(row(tenant))])).toBe(1);
       expect(await insertLedgerEvents(t.db, [])).toBe(0);
       const stored = await t.db.select().from(usageLedger).where(eq(usageLedger.requestId, a.requestId));
       expect(stored).toEqual([a]);

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { getTenant, upsertTenant } from '../../src/db/tenants.js';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { CHAT_MICROS, sendChat, startTestGateway, testDatabase, type TestGateway } from '../support/gateway.js';
-import { ledgerRows, waitForLedgerRows } from '../support/ledger.js';
+import { ledgerRows, usageEventOf, waitForLedgerRows } from '../support/ledger.js';
 import { redisUrl } from '../support/services.js';
 import { dropKeys } from '../support/stores.js';
 import { tenantConfig } from '../support/tenants.js';
@@ -57,7 +56,7 @@ describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 't
     const [row] = await waitForLedgerRows(replicas[0]!.db, tenant.tenantId, 1);
     expect(row!.requestId).toBe(res.headers['x-request-id']);
     // The same event appended again, as a replica that died before acknowledging would leave it.
-    await redis.xadd(`${prefix}usage`, '*', 'e', encodeUsage(row!));
+    await redis.xadd(`${prefix}usage`, '*', 'e', usageEventOf(row!));
     await expect.poll(() => redis.xlen(`${prefix}usage`), { timeout: 10_000 }).toBe(0);
     expect(await ledgerRows(replicas[0]!.db, tenant.tenantId)).toHaveLength(1);
   });

@@ -23,8 +23,8 @@ function usage(requestId: string): UsageRecord {
     completionTokens: 1,
     costMicros: 3,
     costSource: 'response_header',
-    periodStartedAt: new Date(0),
-    createdAt: new Date(0),
+    periodStartedAtMs: 0,
+    createdAtMs: 0,
   };
 }
 

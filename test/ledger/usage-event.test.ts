@@ -4,7 +4,7 @@ import { encodeUsage, type UsageRecord } from '../../src/ledger/usage-event.js';
 
 const SOURCES = ['response_header', 'stream_usage', 'price_table', 'estimate'] as const;
 
-/** What the ledger's `jsonb_to_recordset` reads: the record keyed by column name. */
+/** What the ledger's `json_to_recordset` reads: the record keyed by column name. */
 function reference(r: UsageRecord): unknown {
   return {
     request_id: r.requestId,
@@ -18,12 +18,12 @@ function reference(r: UsageRecord): unknown {
     completion_tokens: r.completionTokens,
     cost_micros: r.costMicros,
     cost_source: r.costSource,
-    period_started_at: r.periodStartedAt.toISOString(),
-    created_at: r.createdAt.toISOString(),
+    period_started_at: new Date(r.periodStartedAtMs).toISOString(),
+    created_at: new Date(r.createdAtMs).toISOString(),
   };
 }
 
-const date = fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }).map((ms) => new Date(ms));
+const epochMs = fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) });
 
 describe('a usage event as it travels to the ledger', () => {
   it('is exactly the JSON of the record keyed by column name, whatever the strings hold', () => {
@@ -42,8 +42,8 @@ describe('a usage event as it travels to the ledger', () => {
           completionTokens: fc.nat(),
           costMicros: fc.maxSafeNat(),
           costSource: fc.constantFrom(...SOURCES),
-          periodStartedAt: date,
-          createdAt: date,
+          periodStartedAtMs: epochMs,
+          createdAtMs: epochMs,
         }),
         (record) => {
           const encoded = encodeUsage(record);
@@ -56,8 +56,8 @@ describe('a usage event as it travels to the ledger', () => {
   });
 
   it('gives each of two records settled in the same millisecond, and in the next, its own time', () => {
-    const base: UsageRecord = { requestId: '00000000-0000-4000-8000-000000000000', clientRequestId: null, tenantId: 't', keyId: null, model: null, endpoint: '/v1/chat/completions', status: 200, promptTokens: 1, completionTokens: 2, costMicros: 3, costSource: 'estimate', periodStartedAt: new Date(0), createdAt: new Date(1_000) };
-    const times = [1_000, 1_000, 1_001, 1_000].map((ms) => JSON.parse(encodeUsage({ ...base, createdAt: new Date(ms) })).created_at);
+    const base: UsageRecord = { requestId: '00000000-0000-4000-8000-000000000000', clientRequestId: null, tenantId: 't', keyId: null, model: null, endpoint: '/v1/chat/completions', status: 200, promptTokens: 1, completionTokens: 2, costMicros: 3, costSource: 'estimate', periodStartedAtMs: 0, createdAtMs: 1_000 };
+    const times = [1_000, 1_000, 1_001, 1_000].map((ms) => JSON.parse(encodeUsage({ ...base, createdAtMs: ms })).created_at);
     expect(times).toEqual(['1970-01-01T00:00:01.000Z', '1970-01-01T00:00:01.000Z', '1970-01-01T00:00:01.001Z', '1970-01-01T00:00:01.000Z']);
   });
 });

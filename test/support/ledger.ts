@@ -11,6 +11,11 @@ export function ledgerRows(db: Db, tenantId: string): Promise<LedgerRow[]> {
   return db.select().from(usageLedger).where(eq(usageLedger.tenantId, tenantId)).orderBy(asc(usageLedger.createdAt));
 }
 
+/** A stored ledger row as the pipeline carries it: its usage event, as settle encodes it. */
+export function usageEventOf(row: LedgerRow): string {
+  return encodeUsage({ ...row, periodStartedAtMs: row.periodStartedAt.getTime(), createdAtMs: row.createdAt.getTime() });
+}
+
 /** Waits until the tenant's ledger holds `count` rows (usage reaches it asynchronously, by design). */
 export async function waitForLedgerRows(db: Db, tenantId: string, count: number): Promise<LedgerRow[]> {
   return vi.waitFor(
@@ -39,8 +44,8 @@ export async function recordSpend(db: Db, tenantId: string, costMicros: number):
       completionTokens: 0,
       costMicros,
       costSource: 'response_header',
-      periodStartedAt: tenant.periodStartedAt,
-      createdAt: new Date(),
+      periodStartedAtMs: tenant.periodStartedAt.getTime(),
+      createdAtMs: Date.now(),
     }),
   ]);
 }
