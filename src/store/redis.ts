@@ -27,11 +27,7 @@ export interface RedisSpendStoreOptions {
   readonly settleLingerMs?: number;
 }
 
-/**
- * The shared store for a fleet of replicas: every operation is one Lua script, so reserve and
- * settle are atomic across replicas (see lua.ts for the data layout). ioredis pipelines
- * concurrent calls on one connection automatically; settles gather into one script (`settle`).
- */
+/** A settle waiting to go to Redis with the others of its batch. */
 interface PendingSettle {
   readonly id: string;
   readonly charges: readonly BucketCharge[];
@@ -41,6 +37,11 @@ interface PendingSettle {
   reject(err: unknown): void;
 }
 
+/**
+ * The shared store for a fleet of replicas: every operation is one Lua script, so reserve and
+ * settle are atomic across replicas (see lua.ts for the data layout). ioredis pipelines
+ * concurrent calls on one connection automatically; settles gather into one script (`settle`).
+ */
 export class RedisSpendStore implements SpendStore {
   readonly #scripts: Scripts;
   #settles: PendingSettle[] = [];
