@@ -11,6 +11,12 @@ export interface BatchWriterOptions {
  * in batches every `intervalMs`. A failed write keeps the batch and retries with back-off, so a
  * database outage delays rows but drops none while the process lives; what a crash can lose is
  * at most one interval of usage (with Redis, the stream closes that gap).
+ *
+ * Each tick writes what has gathered, in statements of at most `maxBatch`, and goes on only
+ * while a full statement's worth is waiting: what settles during a write waits for the next tick.
+ * A statement costs about as much as dozens of rows (1.1-1.6 ms in PGlite), so writing the
+ * stragglers at once would keep the database busy with statements of a row or two: under steady
+ * traffic the queue is never empty.
  */
 export class LedgerBatchWriter implements LedgerPipeline {
   #queue: string[] = [];
@@ -21,7 +27,7 @@ export class LedgerBatchWriter implements LedgerPipeline {
   constructor(
     private readonly sink: LedgerSink,
     private readonly logger: Logger,
-    private readonly options: BatchWriterOptions = { intervalMs: 100, maxBatch: 200 },
+    private readonly options: BatchWriterOptions = { intervalMs: 100, maxBatch: 500 },
   ) {}
 
   /** Called inside the store's settle step. */
@@ -57,8 +63,10 @@ export class LedgerBatchWriter implements LedgerPipeline {
   }
 
   async #flushAll(): Promise<void> {
-    // The embedded database runs on this thread: between batches, let waiting requests through.
-    while (this.#queue.length > 0 && (await this.#flush())) await new Promise((resolve) => setImmediate(resolve));
+    if (this.#queue.length === 0) return;
+    while ((await this.#flush()) && this.#queue.length >= this.options.maxBatch) {
+      // a backlog of full statements: write on
+    }
   }
 
   /** Writes one batch; false when the database failed (the batch stays queued). */
