@@ -6,7 +6,7 @@ import { parseDuration } from './budget/duration.js';
 import { usdToMicros } from './budget/money.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
-import { insertLedgerEvents } from './db/ledger.js';
+import { writeLedgerEvents } from './db/ledger.js';
 import { migrateUp } from './db/migrate.js';
 import { createKey, findActiveKey, hashKey } from './db/keys.js';
 import { getTenant, upsertTenant } from './db/tenants.js';
@@ -70,7 +70,7 @@ export async function startServices(
   await seedTenants(database, config, now);
 
   const directory = new TenantDirectory(database.db, now);
-  const sink: LedgerSink = (events) => insertLedgerEvents(database.db, events);
+  const sink: LedgerSink = (events) => writeLedgerEvents(database, events);
   const redis = config.redisUrl === undefined ? undefined : await connectRedis(config.redisUrl, logger);
   const ledger = redis ? redisLedger(redis, config, sink, logger) : memoryLedger(sink, logger, now);
   ledger.pipeline.start();

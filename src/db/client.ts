@@ -19,6 +19,8 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Database {
   readonly db: Db;
   readonly kind: 'postgres' | 'pglite';
+  /** PGlite only: a bulk load of JSON objects with COPY (see `PgliteThread.copyJson`). */
+  readonly copyJson?: (table: string, columns: readonly string[], json: string) => Promise<number>;
   /** Resolves when the database answers a query (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    copyJson: (table, columns, json) => client.copyJson(table, columns, json),
     ping: () => ping(db),
     close: () => client.close(),
   };

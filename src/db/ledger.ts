@@ -1,7 +1,8 @@
-import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Period } from '../budget/period.js';
 import type { LedgerScope, Unit } from '../budget/scopes.js';
-import type { Db } from './client.js';
+import type { Database, Db } from './client.js';
+import { isUniqueViolation } from './errors.js';
 import { usageLedger, type LedgerRow } from './schema.js';
 
 /**
@@ -45,6 +46,29 @@ export async function insertLedgerEvents(db: Db, events: readonly string[]): Pro
     select count(*) as count from inserted`,
   );
   return Number(inserted?.count ?? 0);
+}
+
+/** The columns a usage event carries, by the names it uses for them. */
+const EVENT_COLUMNS = [
+  'request_id', 'client_request_id', 'tenant_id', 'key_id', 'model', 'endpoint', 'status',
+  'prompt_tokens', 'completion_tokens', 'cost_micros', 'cost_source', 'period_started_at', 'created_at',
+] as const;
+
+/**
+ * What the ledger pipelines call: `insertLedgerEvents`, except on PGlite, where a batch goes in
+ * with COPY (a third less of the database thread per row, measured; see `PgliteThread.copyJson`).
+ * COPY knows no ON CONFLICT, so a batch holding a request id the ledger already has (a replay)
+ * fails whole and is written again with the INSERT, which skips that row: a request still counts
+ * once, and the count returned is still of new rows.
+ */
+export async function writeLedgerEvents(database: Pick<Database, 'db' | 'copyJson'>, events: readonly string[]): Promise<number> {
+  if (database.copyJson === undefined || events.length === 0) return insertLedgerEvents(database.db, events);
+  try {
+    return await database.copyJson(getTableName(usageLedger), EVENT_COLUMNS, `[${events.join(',')}]`);
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    return insertLedgerEvents(database.db, events);
+  }
 }
 
 /** Rows of a raw query: postgres-js answers an array, PGlite an object with `rows`. */

@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { recordCrossing, type Crossing } from '../../src/db/alerts.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
-import { insertLedgerEvents, periodSpend, type LedgerRow } from '../../src/db/ledger.js';
+import { insertLedgerEvents, periodSpend, writeLedgerEvents, type LedgerRow } from '../../src/db/ledger.js';
 import { activeOverride } from '../../src/db/overrides.js';
 import { auditLog, budgetOverrides, notificationOutbox, usageLedger, type NewBudgetOverride } from '../../src/db/schema.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -86,6 +86,30 @@ forEachDatabase('budget records', (t) => {
       const stored = await t.db.select().from(usageLedger).where(eq(usageLedger.requestId, a.requestId));
       expect(stored).toEqual([a]);
       expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(3);
+    });
+
+    it('writes batches as the pipelines do (COPY on PGlite): every field exactly, text with commas, quotes and line breaks too', async () => {
+      const tenant = tenantId();
+      const rows = [
+        row(tenant, { clientRequestId: 'a,"b"\n\\c\r\t', keyId: null, model: null, costMicros: 9_007_199_254_740_991 }),
+        row(tenant, { clientRequestId: '', model: 'ümlaut-é-😀', endpoint: '/v1/chat/completions', costSource: 'estimate' }),
+        row(tenant, { clientRequestId: '\\.', model: 'NULL', promptTokens: 0, completionTokens: 0, status: 499 }),
+      ];
+      expect(await writeLedgerEvents(t.database, rows.map(usageEventOf))).toBe(3);
+      const stored = await t.db.select().from(usageLedger).where(eq(usageLedger.tenantId, tenant));
+      expect(new Set(stored.map((r) => JSON.stringify(r)))).toEqual(new Set(rows.map((r) => JSON.stringify(r))));
+    });
+
+    it('counts a replayed request once when it comes back in a batch of new ones, and writes the new ones', async () => {
+      const tenant = tenantId();
+      const [a, b, c, d] = [row(tenant), row(tenant), row(tenant), row(tenant)];
+      expect(await writeLedgerEvents(t.database, [a, b].map(usageEventOf))).toBe(2);
+      // On PGlite the COPY of [c, a] fails whole on a; written again with the INSERT, c goes in once.
+      expect(await writeLedgerEvents(t.database, [c, a].map(usageEventOf))).toBe(1);
+      expect(await writeLedgerEvents(t.database, [a, b, c].map(usageEventOf))).toBe(0);
+      expect(await writeLedgerEvents(t.database, [d].map(usageEventOf))).toBe(1);
+      expect(await writeLedgerEvents(t.database, [])).toBe(0);
+      expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(4);
     });
 
     it("sums one tenant's period exactly, in integer micro-dollars", async () => {
