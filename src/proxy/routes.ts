@@ -40,6 +40,9 @@ export const PROXY_ROUTES: readonly ProxyRoute[] = [
  * or a proxy before it into a route the gateway never matched (`/v1/audio/..%2f..%2fkey/update`).
  */
 export function isPlainPath(rawUrl: string): boolean {
-  const path = rawUrl.split('?', 1)[0]!;
-  return !/%2[ef]|%5c|\\/i.test(path) && !path.split('/').some((segment) => segment === '.' || segment === '..');
+  const query = rawUrl.indexOf('?');
+  return !NOT_PLAIN.test(query === -1 ? rawUrl : rawUrl.slice(0, query));
 }
+
+/** An encoded slash, dot or backslash, a backslash, or a `.` or `..` segment. One pass, no arrays: it runs on every request. */
+const NOT_PLAIN = /%2[ef]|%5c|\\|(?:^|\/)\.\.?(?:\/|$)/i;
