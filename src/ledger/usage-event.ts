@@ -41,13 +41,26 @@ function text(value: string | null): string {
   return value === null ? 'null' : JSON.stringify(value);
 }
 
-/** Requests settled in the same millisecond share its ISO form. */
+/**
+ * Requests settled in the same millisecond share its ISO form, and those of the same second its
+ * date and time: only the milliseconds are written per new millisecond (a `Date` and its
+ * `toISOString` per request were 0.9 % of the embedded gateway's samples at c=64).
+ */
 let lastCreatedMs = Number.NaN;
 let lastCreatedIso = '';
+let lastSecond = Number.NaN;
+/** `2026-11-23T07:17:33.` of `lastSecond`. */
+let secondIso = '';
 
 function createdIso(ms: number): string {
   if (ms !== lastCreatedMs) {
-    lastCreatedIso = new Date(ms).toISOString();
+    const second = Math.floor(ms / 1000);
+    if (second !== lastSecond) {
+      secondIso = new Date(second * 1000).toISOString().slice(0, 20);
+      lastSecond = second;
+    }
+    const milli = ms - second * 1000;
+    lastCreatedIso = `${secondIso}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
     lastCreatedMs = ms;
   }
   return lastCreatedIso;

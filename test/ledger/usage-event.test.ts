@@ -60,4 +60,19 @@ describe('a usage event as it travels to the ledger', () => {
     const times = [1_000, 1_000, 1_001, 1_000].map((ms) => JSON.parse(encodeUsage({ ...base, createdAtMs: ms })).created_at);
     expect(times).toEqual(['1970-01-01T00:00:01.000Z', '1970-01-01T00:00:01.000Z', '1970-01-01T00:00:01.001Z', '1970-01-01T00:00:01.000Z']);
   });
+
+  it('writes the time of records settled close together, within a second and across seconds, days and years, as toISOString does', () => {
+    const base: UsageRecord = { requestId: '00000000-0000-4000-8000-000000000000', clientRequestId: null, tenantId: 't', keyId: null, model: null, endpoint: '/v1/chat/completions', status: 200, promptTokens: 1, completionTokens: 2, costMicros: 3, costSource: 'estimate', periodStartedAtMs: 0, createdAtMs: 0 };
+    const start = fc.constantFrom(0, 999, Date.UTC(2026, 11, 31, 23, 59, 59, 990), Date.UTC(2028, 1, 28, 23, 59, 59, 500)).chain((at) => fc.integer({ min: at, max: at + 50 }));
+    fc.assert(
+      fc.property(start, fc.array(fc.integer({ min: -3, max: 30 }), { maxLength: 40 }), (first, steps) => {
+        let ms = first;
+        for (const step of [0, ...steps]) {
+          ms = Math.max(0, ms + step);
+          expect(JSON.parse(encodeUsage({ ...base, createdAtMs: ms })).created_at).toBe(new Date(ms).toISOString());
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
