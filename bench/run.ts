@@ -160,7 +160,9 @@ async function main(): Promise<number> {
   const environment = { node: process.version, platform: `${process.platform}-${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cores: cpu.length };
   const portkey = portkeyPackage().version;
   const skipped = Object.entries(started.skipped).map(([t, why]) => `${t} skipped: ${why}`);
-  const failed = rows.filter((r) => r.errorRate > MAX_ERROR_RATE);
+  // The peer's errors are its own (an offered rate beyond what it carries on this machine): reported, not a failed run.
+  const failed = rows.filter((r) => r.errorRate > MAX_ERROR_RATE && r.target !== 'portkey');
+  const peerFailed = rows.filter((r) => r.errorRate > MAX_ERROR_RATE && r.target === 'portkey');
   const preamble =
     `commit ${commit}; node ${environment.node}, ${environment.cpuModel}, ${environment.cores} cores; @portkey-ai/gateway ${portkey}; ` +
     `${options.repeat} repetition(s) of ${options.warmupS}s warm-up + ${options.durationS}s per run; finished in ${clock(Date.now() - t0)}. ` +
@@ -194,6 +196,7 @@ async function main(): Promise<number> {
   console.log(`\n${md}`);
   log(`wrote ${files.map((f) => (f.startsWith(ROOT) ? f.slice(ROOT.length) : f)).join(', ')}`);
   for (const r of failed) console.error(`[bench] FAIL ${r.target} ${r.scenario} rep ${r.rep}: ${(r.errorRate * 100).toFixed(2)}% errors (> 1%): ${r.errorSamples.join('; ')}`);
+  for (const r of peerFailed) console.error(`[bench] note: the peer, ${r.target}, had ${(r.errorRate * 100).toFixed(2)}% errors in ${r.scenario} rep ${r.rep}: ${r.errorSamples.join('; ')}`);
   return failed.length > 0 ? 1 : 0;
 }
 
