@@ -140,13 +140,18 @@ describe.skipIf(!url)(`SIGKILL of one of three gateway processes mid-stream${url
     expect(survivors.filter((s) => !s.complete), 'requests through live replicas all completed').toEqual([]);
     const killed = through(1, 0);
 
-    // The ledger flush: everything charged reaches the database, the stream is left empty.
+    // The ledger flush: everything charged reaches the database, the stream is left empty. A
+    // survivor's last settles may still be gathering (2 ms) when its client has its answer, so
+    // wait for its rows too, not only for an empty stream.
     const store = new Redis(redis.url);
+    const survivorIdsOf = () => survivors.map((s) => s.requestId!);
     try {
       await vi.waitFor(
         async () => {
           expect(await store.xlen('bg:usage')).toBe(0);
           expect(await pendingByConsumer()).toEqual({});
+          const stored = new Set((await Promise.all(tenants.map((t) => ledgerRows(db.db, t.tenantId)))).flat().map((r) => r.requestId));
+          expect(survivorIdsOf().filter((id) => !stored.has(id))).toEqual([]);
         },
         { timeout: 15_000, interval: 200 },
       );
