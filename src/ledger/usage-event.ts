@@ -52,7 +52,9 @@ let lastSecond = Number.NaN;
 /** `2026-11-23T07:17:33.` of `lastSecond`. */
 let secondIso = '';
 
-function createdIso(ms: number): string {
+function createdIso(at: number): string {
+  // Whole milliseconds, as a Date keeps them (a test clock may hand out fractions).
+  const ms = Math.floor(at);
   if (ms !== lastCreatedMs) {
     const second = Math.floor(ms / 1000);
     if (second !== lastSecond) {

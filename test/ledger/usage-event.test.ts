@@ -70,6 +70,8 @@ describe('a usage event as it travels to the ledger', () => {
         for (const step of [0, ...steps]) {
           ms = Math.max(0, ms + step);
           expect(JSON.parse(encodeUsage({ ...base, createdAtMs: ms })).created_at).toBe(new Date(ms).toISOString());
+          // A clock with fractions of a millisecond: the Date's whole milliseconds.
+          expect(JSON.parse(encodeUsage({ ...base, createdAtMs: ms + 0.75 })).created_at).toBe(new Date(ms + 0.75).toISOString());
         }
       }),
       { numRuns: 500 },
