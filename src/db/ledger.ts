@@ -2,6 +2,7 @@ import { and, desc, eq, getTableName, gte, lt, sql, type SQL } from 'drizzle-orm
 import type { Period } from '../budget/period.js';
 import type { LedgerScope, Unit } from '../budget/scopes.js';
 import type { Database, Db } from './client.js';
+import { USAGE_EVENT_COLUMNS } from '../ledger/usage-event.js';
 import { isUniqueViolation } from './errors.js';
 import { usageLedger, type LedgerRow } from './schema.js';
 
@@ -20,6 +21,9 @@ export interface PeriodSpend {
   readonly completionTokens: number;
 }
 
+/** The columns a batch fills, by the names the events use (see `USAGE_EVENT_COLUMNS`). */
+const EVENT_COLUMN_LIST = sql.raw(USAGE_EVENT_COLUMNS.join(', '));
+
 /**
  * Inserts the usage events not already in the ledger; returns how many were new. The events, as
  * the gateway encoded them (JSON objects keyed by column name), go in as one JSON array parameter
@@ -33,10 +37,8 @@ export async function insertLedgerEvents(db: Db, events: readonly string[]): Pro
   const [inserted] = await rowsOf<{ count: number | string }>(
     db,
     sql`with inserted as (
-      insert into ${usageLedger} (request_id, client_request_id, tenant_id, key_id, model, endpoint, status,
-        prompt_tokens, completion_tokens, cost_micros, cost_source, period_started_at, created_at)
-      select request_id, client_request_id, tenant_id, key_id, model, endpoint, status,
-        prompt_tokens, completion_tokens, cost_micros, cost_source, period_started_at, created_at
+      insert into ${usageLedger} (${EVENT_COLUMN_LIST})
+      select ${EVENT_COLUMN_LIST}
       from json_to_recordset(${`[${events.join(',')}]`}::json) as e(request_id uuid, client_request_id text,
         tenant_id text, key_id text, model text, endpoint text, status integer, prompt_tokens integer,
         completion_tokens integer, cost_micros bigint, cost_source text, period_started_at timestamptz, created_at timestamptz)
@@ -48,12 +50,6 @@ export async function insertLedgerEvents(db: Db, events: readonly string[]): Pro
   return Number(inserted?.count ?? 0);
 }
 
-/** The columns a usage event carries, by the names it uses for them. */
-const EVENT_COLUMNS = [
-  'request_id', 'client_request_id', 'tenant_id', 'key_id', 'model', 'endpoint', 'status',
-  'prompt_tokens', 'completion_tokens', 'cost_micros', 'cost_source', 'period_started_at', 'created_at',
-] as const;
-
 /**
  * What the ledger pipelines call: `insertLedgerEvents`, except on PGlite, where a batch goes in
  * with COPY (a third less of the database thread per row, measured; see `PgliteThread.copyJson`).
@@ -64,7 +60,7 @@ const EVENT_COLUMNS = [
 export async function writeLedgerEvents(database: Pick<Database, 'db' | 'copyJson'>, events: readonly string[]): Promise<number> {
   if (database.copyJson === undefined || events.length === 0) return insertLedgerEvents(database.db, events);
   try {
-    return await database.copyJson(getTableName(usageLedger), EVENT_COLUMNS, `[${events.join(',')}]`);
+    return await database.copyJson(getTableName(usageLedger), USAGE_EVENT_COLUMNS, `[${events.join(',')}]`);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     return insertLedgerEvents(database.db, events);

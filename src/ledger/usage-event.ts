@@ -22,6 +22,12 @@ export interface UsageRecord {
 
 export type CostSource = 'response_header' | 'stream_usage' | 'price_table' | 'estimate';
 
+/** The event's keys, in the order `encodeUsage` writes them: the ledger columns a batch fills. */
+export const USAGE_EVENT_COLUMNS = [
+  'request_id', 'client_request_id', 'tenant_id', 'key_id', 'model', 'endpoint', 'status',
+  'prompt_tokens', 'completion_tokens', 'cost_micros', 'cost_source', 'period_started_at', 'created_at',
+] as const;
+
 /**
  * The same JSON as `JSON.stringify` of an object keyed by column name, written as one template:
  * a usage event is encoded for every request, and this is a third of the cost of building the

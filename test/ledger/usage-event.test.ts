@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeUsage, type UsageRecord } from '../../src/ledger/usage-event.js';
+import { USAGE_EVENT_COLUMNS, encodeUsage, type UsageRecord } from '../../src/ledger/usage-event.js';
 
 const SOURCES = ['response_header', 'stream_usage', 'price_table', 'estimate'] as const;
 
@@ -47,6 +47,8 @@ describe('a usage event as it travels to the ledger', () => {
         }),
         (record) => {
           const encoded = encodeUsage(record);
+          // The ledger's INSERT and COPY name their columns from this list, in this order.
+          expect(Object.keys(JSON.parse(encoded))).toEqual([...USAGE_EVENT_COLUMNS]);
           expect(JSON.parse(encoded)).toEqual(reference(record));
           expect(encoded).toBe(JSON.stringify(reference(record)));
         },
