@@ -68,6 +68,7 @@ export async function startServices(
   const applied = await migrateUp(database);
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
   await seedTenants(database, config, now);
+  if (shared === undefined) await backgroundDatabase(database, logger);
 
   const directory = new TenantDirectory(database.db, now);
   const sink: LedgerSink = (events) => writeLedgerEvents(database, events);
@@ -242,5 +243,19 @@ async function seedTenants(database: Database, config: Config, now: () => number
       }
       if (!owner) await createKey(database.db, t.tenant_id, { key });
     }
+  }
+}
+
+/**
+ * The embedded database's thread yields to request handling (the ledger's writes can wait a
+ * moment; a request should not). Where the system does not allow it, it keeps normal priority.
+ */
+async function backgroundDatabase(database: Database, logger: Logger): Promise<void> {
+  if (database.runAsBackground === undefined) return;
+  try {
+    await database.runAsBackground();
+    logger.debug('embedded database thread at idle scheduling priority');
+  } catch (err) {
+    logger.info({ err: (err as Error).message }, 'embedded database thread keeps normal scheduling priority');
   }
 }

@@ -21,6 +21,8 @@ export interface Database {
   readonly kind: 'postgres' | 'pglite';
   /** PGlite only: a bulk load of JSON objects with COPY (see `PgliteThread.copyJson`). */
   readonly copyJson?: (table: string, columns: readonly string[], json: string) => Promise<number>;
+  /** PGlite only: its thread at idle scheduling priority (see `PgliteThread.runAsBackground`). */
+  readonly runAsBackground?: () => Promise<void>;
   /** Resolves when the database answers a query (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +69,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     db,
     kind: 'pglite',
     copyJson: (table, columns, json) => client.copyJson(table, columns, json),
+    runAsBackground: () => client.runAsBackground(),
     ping: () => ping(db),
     close: () => client.close(),
   };

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -89,6 +89,28 @@ describe('the embedded database in its own thread', () => {
     // In the same thread, no timer could fire until the query returned. Bounds are loose on purpose.
     expect(tookMs).toBeGreaterThan(100);
     expect(ticks).toBeGreaterThan(tookMs / 10 / 4);
+  });
+});
+
+describe('the thread in the background', () => {
+  it('moves only its own thread to the idle scheduling class, and still answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bg-pglite-idle-'));
+    const thread = await PgliteThread.open(join(dir, 'data'));
+    try {
+      const policyOf = (tid: number | string) => {
+        const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
+      };
+      expect(thread.tid).toBeGreaterThan(process.pid); // a thread of this process, not the process
+      expect(policyOf(thread.tid!)).toBe(0); // SCHED_OTHER
+      await thread.runAsBackground();
+      expect(policyOf(thread.tid!)).toBe(5); // SCHED_IDLE
+      expect(policyOf(process.pid)).toBe(0); // the calling thread keeps its own
+      expect((await thread.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await thread.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
@@ -39,6 +40,17 @@ async function exitOf(child: ChildProcess): Promise<{ code: number | null; stder
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stderr };
+}
+
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+
+/** Each thread's scheduling policy, field 41 of /proc/<pid>/task/<tid>/stat. */
+function threadPolicies(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  });
 }
 
 describe('start-up with a bad configuration', () => {
@@ -81,6 +93,19 @@ describe('graceful shutdown', () => {
 
     expect((await exited).code).toBe(0);
     await expect(request(`${url}/healthz`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it("runs the embedded database's thread at idle scheduling priority, and only that thread", async () => {
+    const { child, key } = await spawnGateway({ LITELLM_BASE_URL: sim.url });
+    const exited = exitOf(child);
+    const url = await listeningUrl(child);
+    const client = new OpenAI({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0 });
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const policies = threadPolicies(child.pid!);
+    expect(policies.filter((p) => p === SCHED_IDLE)).toHaveLength(1);
+    expect(policies.filter((p) => p !== SCHED_IDLE).every((p) => p === SCHED_OTHER)).toBe(true);
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
   });
 
   it('cuts what is still running when the drain timeout passes, and still exits 0', async () => {
