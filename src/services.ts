@@ -68,6 +68,7 @@ export async function startServices(
   const applied = await migrateUp(database);
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
   await seedTenants(database, config, now);
+  // The database's owner sets its thread's priority: a shared one is the test's, not ours to change.
   if (shared === undefined) await backgroundDatabase(database, logger);
 
   const directory = new TenantDirectory(database.db, now);
