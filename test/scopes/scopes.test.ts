@@ -162,7 +162,9 @@ forEachStore('budget scopes through the OpenAI SDK', (store) => {
 describe('the global cap across the reset job', () => {
   let gateway: TestGateway;
   let admin: AdminApi;
-  let clock = Date.UTC(2026, 10, 23, 10);
+  // Years away from the wall clock: the usage the suites above recorded at real time must not
+  // fall in this cap's period (on the day this date named, it did, and old_spend was theirs).
+  let clock = Date.UTC(2036, 10, 23, 10);
 
   beforeAll(async () => {
     gateway = await startTestGateway({ RESET_CRON: '0 0 1 1 *' }, { now: () => clock });
@@ -173,12 +175,12 @@ describe('the global cap across the reset job', () => {
   it('rolls its own period, audits and notifies the reset once', async () => {
     await admin.put('/budgets/global', { max_budget: 1000, budget_duration: '1d' });
     clock += 25 * 3_600_000;
-    expect((await admin.get('/budgets/global')).body.period_started_at).toBe(new Date(Date.UTC(2026, 10, 24, 10)).toISOString());
+    expect((await admin.get('/budgets/global')).body.period_started_at).toBe(new Date(Date.UTC(2036, 10, 24, 10)).toISOString());
     await gateway.services.scheduler.runNow('budget_reset');
     await gateway.services.scheduler.runNow('budget_reset');
     const resets = (await admin.get('/audit?event=budget_reset')).body.data.filter((e: { tenant_id: string | null }) => e.tenant_id === null);
     expect(resets).toEqual([
-      expect.objectContaining({ details: { scope: 'global', old_spend: 0, new_budget: 1000, reset_date: new Date(Date.UTC(2026, 10, 24, 10)).toISOString() } }),
+      expect.objectContaining({ details: { scope: 'global', old_spend: 0, new_budget: 1000, reset_date: new Date(Date.UTC(2036, 10, 24, 10)).toISOString() } }),
     ]);
     await admin.delete('/budgets/global');
   });
