@@ -18,7 +18,8 @@ import { Settlement } from './guard/settlement.js';
 import { TenantDirectory } from './guard/tenant-directory.js';
 import type { ReadinessCheck } from './http/health.js';
 import { LedgerBatchWriter } from './ledger/batch-writer.js';
-import { LedgerStreamConsumer } from './ledger/stream-consumer.js';
+import { LedgerConsumerThread } from './ledger/consumer-thread.js';
+import { LedgerStreamConsumer, type StreamConsumerOptions } from './ledger/stream-consumer.js';
 import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -32,6 +33,7 @@ import { slackSink } from './notify/slack.js';
 import { webhookSink } from './notify/webhook.js';
 import { MemorySpendStore } from './store/memory.js';
 import { RedisSpendStore } from './store/redis.js';
+import { LEDGER_READER_REDIS, REQUEST_PATH_REDIS } from './store/redis-connection.js';
 
 /** Estimates for models nobody priced: conservative (gpt-4o's list price), so budgets err safe. */
 const FALLBACK_PRICE = { inputPerMillion: 2.5, outputPerMillion: 10 };
@@ -74,7 +76,7 @@ export async function startServices(
   const directory = new TenantDirectory(database.db, now);
   const sink: LedgerSink = (events) => writeLedgerEvents(database, events);
   const redis = config.redisUrl === undefined ? undefined : await connectRedis(config.redisUrl, logger);
-  const ledger = redis ? redisLedger(redis, config, sink, logger) : memoryLedger(sink, logger, now);
+  const ledger = redis ? redisLedger(redis, config, database, sink, logger) : memoryLedger(sink, logger, now);
   ledger.pipeline.start();
   ledger.direct?.start();
   const invalidation = redis
@@ -145,13 +147,10 @@ interface LedgerWiring {
   readonly direct: LedgerBatchWriter | undefined;
 }
 
-function redisLedger(redis: Redis, config: Config, sink: LedgerSink, logger: Logger): LedgerWiring {
+function redisLedger(redis: Redis, config: Config, database: Database, sink: LedgerSink, logger: Logger): LedgerWiring {
   const prefix = config.redisPrefix;
   const stream = `${prefix}usage`;
-  // Its own connection: XREADGROUP BLOCK holds one while it waits, longer than commandTimeout.
-  const reader = redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
-  reader.on('error', () => {}); // the main connection already reports Redis being away
-  const consumer = new LedgerStreamConsumer(reader, sink, logger, {
+  const options: StreamConsumerOptions = {
     stream,
     group: 'ledger',
     consumer: `${hostname()}:${process.pid}`,
@@ -159,12 +158,26 @@ function redisLedger(redis: Redis, config: Config, sink: LedgerSink, logger: Log
     blockMs: 1_000,
     claimIdleMs: config.ledgerClaimIdleMs,
     lingerMs: 100,
-  });
+  };
   return {
     store: new RedisSpendStore(redis, { prefix, usageStream: stream }),
-    pipeline: consumer,
+    pipeline: ledgerConsumer(config, database, options, sink, logger),
     direct: new LedgerBatchWriter(sink, logger),
   };
+}
+
+/**
+ * With PostgreSQL the consumer runs in a thread of its own, with its own connections, off the
+ * request thread. PGlite lives in the thread that opened it (its work is already off the request
+ * thread), so there the consumer runs beside the requests and writes through it.
+ */
+function ledgerConsumer(config: Config, database: Database, options: StreamConsumerOptions, sink: LedgerSink, logger: Logger): LedgerPipeline {
+  if (database.connection !== undefined) {
+    return new LedgerConsumerThread({ redisUrl: config.redisUrl!, database: database.connection, consumer: options, logLevel: config.logLevel }, logger);
+  }
+  const reader = new Redis(config.redisUrl!, LEDGER_READER_REDIS);
+  reader.on('error', () => {}); // the main connection already reports Redis being away
+  return new LedgerStreamConsumer(reader, sink, logger, options);
 }
 
 function memoryLedger(sink: LedgerSink, logger: Logger, now: () => number): LedgerWiring {
@@ -177,16 +190,7 @@ function memoryLedger(sink: LedgerSink, logger: Logger, now: () => number): Ledg
  * apply BUDGET_FAIL_MODE at once instead of hanging requests; the client keeps reconnecting.
  */
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 1_000,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    // Reserves and settles issued in the same tick leave in one write.
-    enableAutoPipelining: true,
-  });
+  const redis = new Redis(url, REQUEST_PATH_REDIS);
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) logger.error({ err: err.message }, 'redis unreachable');

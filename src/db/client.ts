@@ -16,9 +16,17 @@ import * as schema from './schema.js';
 /** The drizzle database both drivers satisfy; a transaction (`tx`) is one too. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/** How to open another connection to a PostgreSQL database (a worker thread cannot share ours). */
+export interface PostgresConnection {
+  readonly url: string;
+  readonly searchPath?: string | undefined;
+}
+
 export interface Database {
   readonly db: Db;
   readonly kind: 'postgres' | 'pglite';
+  /** PostgreSQL only: where it is, for connections of another thread. */
+  readonly connection?: PostgresConnection;
   /** PGlite only: a bulk load of JSON objects with COPY (see `PgliteThread.copyJson`). */
   readonly copyJson?: (table: string, columns: readonly string[], json: string) => Promise<number>;
   /** PGlite only: its thread at idle scheduling priority (see `PgliteThread.runAsBackground`). */
@@ -35,17 +43,20 @@ export interface OpenDatabaseOptions {
   readonly dataDir: string;
   /** PostgreSQL only: the schema every unqualified name resolves to (tests isolate themselves with it). */
   readonly searchPath?: string | undefined;
+  /** PostgreSQL only: connections at most (default 10). */
+  readonly poolSize?: number;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined
     ? openPglite(options.dataDir)
-    : openPostgres(options.databaseUrl, options.searchPath);
+    : openPostgres({ url: options.databaseUrl, searchPath: options.searchPath }, options.poolSize ?? 10);
 }
 
-function openPostgres(url: string, searchPath: string | undefined): Database {
+function openPostgres(connection: PostgresConnection, poolSize: number): Database {
+  const { url, searchPath } = connection;
   const client = postgres(url, {
-    max: 10,
+    max: poolSize,
     // CREATE ... IF NOT EXISTS and friends emit notices; they are not worth a log line.
     onnotice: () => {},
     ...(searchPath === undefined ? {} : { connection: { search_path: searchPath } }),
@@ -54,6 +65,7 @@ function openPostgres(url: string, searchPath: string | undefined): Database {
   return {
     db,
     kind: 'postgres',
+    connection,
     ping: () => ping(db),
     close: () => client.end({ timeout: 5 }),
   };

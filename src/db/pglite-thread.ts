@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { runAsBackground } from '../threads.js';
 
 /**
  * The embedded PGlite in a worker thread of its own, behind the part of PGlite's client that
@@ -225,18 +224,11 @@ export class PgliteThread implements PgliteClient {
   }
 
   /**
-   * Moves the thread to Linux's idle scheduling class (`SCHED_IDLE`, through util-linux's
-   * `chrt`): it then runs only on a core no other thread wants, and gives way at once when one
-   * wakes. Its work is the ledger's batch writes, a few milliseconds of CPU at a time; at normal
-   * priority a request (or the upstream) woken on its core waited for the kernel's next tick,
-   * up to 4 ms, which on a small machine made most of the gateway's latency tail. The cost: on a
-   * machine whose every core is kept busy, queries and ledger writes wait until a core frees up.
-   * Throws, saying why, where it cannot be done (not Linux, no `chrt`); nothing else changes then.
-   * Irreversible without CAP_SYS_NICE, as the kernel allows.
+   * The thread at idle scheduling priority (see `runAsBackground` in threads.ts): its work is the
+   * ledger's batch writes, a few milliseconds of CPU at a time, which can wait for a free core.
    */
   async runAsBackground(): Promise<void> {
-    if (this.#tid === undefined) throw new Error('thread ids are Linux-only');
-    await promisify(execFile)('chrt', ['--idle', '--pid', '0', String(this.#tid)], { timeout: 5_000 });
+    await runAsBackground(this.#tid);
   }
 
   /** The thread's id in the kernel (Linux), for tests and diagnostics. */

@@ -2,31 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LedgerStreamConsumer } from '../../src/ledger/stream-consumer.js';
-import { encodeUsage, type UsageRecord } from '../../src/ledger/usage-event.js';
+import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { createLogger } from '../../src/logger.js';
 import { redisUrl } from '../support/services.js';
+import { usageRecord } from '../support/ledger.js';
 import { dropKeys } from '../support/stores.js';
 
 const url = redisUrl();
 const requestIdOf = (event: string) => (JSON.parse(event) as { request_id: string }).request_id;
-
-function usage(requestId: string): UsageRecord {
-  return {
-    requestId,
-    clientRequestId: null,
-    tenantId: 't',
-    keyId: null,
-    model: 'gpt-4o-mini',
-    endpoint: '/v1/chat/completions',
-    status: 200,
-    promptTokens: 1,
-    completionTokens: 1,
-    costMicros: 3,
-    costSource: 'response_header',
-    periodStartedAtMs: 0,
-    createdAtMs: 0,
-  };
-}
 
 describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream consumer (set TEST_REDIS_URL to run)', () => {
   const prefix = `bgtest:${randomUUID()}:`;
@@ -53,8 +36,8 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
 
   it('takes over the events a dead replica had read but never written, and deletes what it wrote', async () => {
     await redis.xgroup('CREATE', stream, 'ledger', '0', 'MKSTREAM');
-    await redis.xadd(stream, '*', 'e', encodeUsage(usage('a')));
-    await redis.xadd(stream, '*', 'e', encodeUsage(usage('b')));
+    await redis.xadd(stream, '*', 'e', encodeUsage(usageRecord('a')));
+    await redis.xadd(stream, '*', 'e', encodeUsage(usageRecord('b')));
     // A replica reads both, then dies before writing or acknowledging them.
     await redis.xreadgroup('GROUP', 'ledger', 'dead-replica', 'COUNT', 10, 'STREAMS', stream, '>');
 
@@ -79,7 +62,7 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
       return events.length;
     });
     flaky.start();
-    await redis.xadd(stream, '*', 'e', encodeUsage(usage('c')));
+    await redis.xadd(stream, '*', 'e', encodeUsage(usageRecord('c')));
     await vi.waitFor(async () => expect(((await redis.xpending(stream, 'ledger')) as unknown[])[0]).toBe(1), { timeout: 5_000, interval: 20 });
     expect(await redis.xlen(stream)).toBe(1);
     databaseUp = true;

@@ -3,9 +3,29 @@ import { and, asc, eq } from 'drizzle-orm';
 import { vi } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { insertLedgerEvents } from '../../src/db/ledger.js';
-import { encodeUsage } from '../../src/ledger/usage-event.js';
+import { encodeUsage, type UsageRecord } from '../../src/ledger/usage-event.js';
 import { auditLog, notificationOutbox, usageLedger, type LedgerRow } from '../../src/db/schema.js';
 import { getTenant } from '../../src/db/tenants.js';
+
+/** One small chat's usage, as settle records it; `overrides` for what a test cares about. */
+export function usageRecord(requestId: string, overrides: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    requestId,
+    clientRequestId: null,
+    tenantId: 't',
+    keyId: null,
+    model: 'gpt-4o-mini',
+    endpoint: '/v1/chat/completions',
+    status: 200,
+    promptTokens: 1,
+    completionTokens: 1,
+    costMicros: 3,
+    costSource: 'response_header',
+    periodStartedAtMs: 0,
+    createdAtMs: 0,
+    ...overrides,
+  };
+}
 
 export function ledgerRows(db: Db, tenantId: string): Promise<LedgerRow[]> {
   return db.select().from(usageLedger).where(eq(usageLedger.tenantId, tenantId)).orderBy(asc(usageLedger.createdAt));
@@ -32,21 +52,9 @@ export async function waitForLedgerRows(db: Db, tenantId: string, count: number)
 export async function recordSpend(db: Db, tenantId: string, costMicros: number): Promise<void> {
   const tenant = (await getTenant(db, tenantId))!;
   await insertLedgerEvents(db, [
-    encodeUsage({
-      requestId: randomUUID(),
-      clientRequestId: null,
-      tenantId,
-      keyId: null,
-      model: 'gpt-4o-mini',
-      endpoint: '/v1/chat/completions',
-      status: 200,
-      promptTokens: 0,
-      completionTokens: 0,
-      costMicros,
-      costSource: 'response_header',
-      periodStartedAtMs: tenant.periodStartedAt.getTime(),
-      createdAtMs: Date.now(),
-    }),
+    encodeUsage(
+      usageRecord(randomUUID(), { tenantId, promptTokens: 0, completionTokens: 0, costMicros, periodStartedAtMs: tenant.periodStartedAt.getTime(), createdAtMs: Date.now() }),
+    ),
   ]);
 }
 
