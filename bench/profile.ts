@@ -89,6 +89,7 @@ async function main(): Promise<void> {
         const share = (100 * w.busySamples) / Math.max(1, w.busySamples + w.idleSamples);
         return (
           `\n## Worker thread ${thread}: ${w.busySamples} busy samples (${share.toFixed(0)} % busy)\n\n` +
+          `${table(['function', 'self', 'samples'], rows(w.functions, true).slice(0, 15))}\n\n` +
           `${table(['where', 'self', 'samples'], rows(w.places, false).slice(0, 10))}\n`
         );
       })
