@@ -185,10 +185,7 @@ function memoryLedger(sink: LedgerSink, logger: Logger, now: () => number): Ledg
   return { store: new MemorySpendStore(writer.enqueue, now), pipeline: writer, direct: undefined };
 }
 
-/**
- * Commands fail fast while Redis is away (no offline queue, a bounded timeout), so admission can
- * apply BUDGET_FAIL_MODE at once instead of hanging requests; the client keeps reconnecting.
- */
+/** The request path's connection (`REQUEST_PATH_REDIS`: fails fast, keeps reconnecting); says when Redis goes and comes back. */
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {
   const redis = new Redis(url, REQUEST_PATH_REDIS);
   let down = false;
