@@ -31,6 +31,7 @@ port.on('message', (message: ToConsumerThread) => {
       void consumer
         .stop()
         .then(() => database.close())
+        .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'ledger consumer thread: stopping failed'))
         .finally(() => post({ op: 'stopped' }));
       return;
   }
