@@ -3,6 +3,8 @@
  * failure after the last attempt is thrown, so the caller decides what is kept for later.
  */
 
+import { setTimeout as wait } from 'node:timers/promises';
+
 export interface RetryOptions {
   readonly delaysMs?: readonly number[];
   /** Injected so tests need not wait. */
@@ -13,7 +15,8 @@ export interface RetryOptions {
 
 export const BACKOFF_MS = [2_000, 4_000, 8_000] as const;
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** Waits without holding the process open. */
+const sleepFor = (ms: number): Promise<void> => wait(ms, undefined, { ref: false });
 
 export async function withRetries<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const delays = options.delaysMs ?? BACKOFF_MS;

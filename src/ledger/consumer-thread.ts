@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
 import type { PostgresConnection } from '../db/client.js';
 import type { Logger } from '../logger.js';
@@ -115,4 +116,5 @@ export class LedgerConsumerThread implements LedgerPipeline {
   }
 }
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** Waits without holding the process open. */
+const delay = (ms: number): Promise<void> => wait(ms, undefined, { ref: false });

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { LedgerPipeline, LedgerSink } from './usage-event.js';
@@ -145,7 +146,8 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   }
 }
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** Waits without holding the process open. */
+const delay = (ms: number): Promise<void> => wait(ms, undefined, { ref: false });
 
 function entriesOf(reply: unknown): Entry[] {
   if (!Array.isArray(reply) || reply.length === 0) return [];
