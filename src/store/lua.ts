@@ -86,8 +86,36 @@ return admitted
  * only buckets that still hold the reservation), bucket count, and per bucket: key, amount,
  * release. Returns, per settle and bucket in order, the spend after the charge, or -1 where the
  * bucket is unknown or, for a replay, no longer holds it (left alone: its seed came from the ledger).
+ *
+ * The settles of a batch mostly hit the same buckets and the same lease, so each bucket's state
+ * is read once, the settles are applied in order to that copy, and what changed is written back
+ * once at the end: a call into Redis from Lua costs more than the arithmetic it replaces, and per
+ * settle this leaves one call (its stream entry) instead of six. Nothing between the read and the
+ * write-back can see the copy: the script is atomic.
  */
-export const SETTLE = `${PURGE_EXPIRED}
+export const SETTLE = `
+local known, spend, charged, reserved, held, touched = {}, {}, {}, {}, {}, {}
+local function isKnown(k)
+  local v = known[k]
+  if v == nil then
+    v = redis.call('EXISTS', k) == 1
+    known[k] = v
+  end
+  return v
+end
+-- What reservation id holds in bucket k (false: none), read once per batch.
+local function holding(k, id)
+  local h = held[k]
+  if h == nil then h = {}; held[k] = h end
+  local v = h[id]
+  if v == nil then
+    v = redis.call('HGET', k .. ':a', id)
+    v = v and tonumber(v) or false
+    h[id] = v
+    touched[#touched + 1] = {k, id, v}
+  end
+  return v
+end
 local after, at = {}, 2
 for _ = 1, tonumber(ARGV[1]) do
   local id, event, replay, buckets = ARGV[at], ARGV[at + 1], ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
@@ -95,14 +123,38 @@ for _ = 1, tonumber(ARGV[1]) do
   for _ = 1, buckets do
     local k, amount, release = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
     at = at + 3
-    if redis.call('EXISTS', k) == 1 and (not replay or redis.call('HEXISTS', k .. ':a', id) == 1) then
-      shrink(k, id, release)
-      after[#after + 1] = redis.call('HINCRBY', k, 'spend', amount)
+    if isKnown(k) and (not replay or holding(k, id)) then
+      -- Returns up to release of the reservation; one that reaches zero is gone.
+      local left = holding(k, id)
+      if left and left >= 0 then
+        local take = left
+        if release and release < left then take = release end
+        reserved[k] = (reserved[k] or 0) - take
+        if left - take <= 0 then held[k][id] = false else held[k][id] = left - take end
+      end
+      if spend[k] == nil then spend[k] = tonumber(redis.call('HGET', k, 'spend') or '0') end
+      spend[k] = spend[k] + amount
+      charged[k] = (charged[k] or 0) + amount
+      after[#after + 1] = spend[k]
     else
       after[#after + 1] = -1
     end
   end
   redis.call('XADD', KEYS[1], '*', 'e', event)
+end
+for k, total in pairs(charged) do redis.call('HINCRBY', k, 'spend', total) end
+for k, total in pairs(reserved) do
+  if total ~= 0 then redis.call('HINCRBY', k, 'reserved', total) end
+end
+for _, t in ipairs(touched) do
+  local k, id, before = t[1], t[2], t[3]
+  local now = held[k][id]
+  if before and not now then
+    redis.call('HDEL', k .. ':a', id)
+    redis.call('ZREM', k .. ':r', id)
+  elseif now and now ~= before then
+    redis.call('HSET', k .. ':a', id, now)
+  end
 end
 return after
 `;

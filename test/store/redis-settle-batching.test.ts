@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTick } from 'node:timers/promises';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisSpendStore } from '../../src/store/redis.js';
@@ -104,6 +105,63 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
     await Promise.all(many.map((id) => settle(id, 1)));
     expect(scripts).toEqual([256, 44]);
     expect(await store.read(['t'])).toEqual([{ spend: 302, reserved: 0 }]);
+  });
+
+  it('leaves Redis and every settle’s answer exactly as the same settles sent one at a time would', async () => {
+    // The script keeps each bucket's state in Lua for the batch and writes it back at the end;
+    // settled one by one, every settle reads and writes Redis itself. Leases shared by several
+    // settles, reservations used up mid-batch, replays and unknown buckets must all come out alike.
+    const buckets = ['k0', 'k1', 'k2']; // k2 is never seeded: unknown
+    const ids = ['r0', 'r1', 'r2', 'r3']; // r3 never reserved
+    const settleArb = fc.record({
+      id: fc.constantFrom(...ids),
+      replay: fc.boolean(),
+      charges: fc.uniqueArray(fc.record({ key: fc.constantFrom(...buckets), amount: fc.nat(50), release: fc.nat(60) }), { selector: (c) => c.key, minLength: 1, maxLength: 3 }),
+    });
+    const reservationArb = fc.array(fc.record({ amount: fc.integer({ min: 1, max: 40 }), wanted: fc.integer({ min: 1, max: 200 }) }), { minLength: 3, maxLength: 3 });
+
+    const stateOf = async (p: string) => {
+      const state: Record<string, unknown> = {};
+      for (const k of buckets) {
+        state[k] = await client.hgetall(`${p}${k}`);
+        state[`${k}:a`] = await client.hgetall(`${p}${k}:a`);
+        state[`${k}:r`] = await client.zrange(`${p}${k}:r`, 0, -1);
+      }
+      state.events = (await client.xrange(`${p}usage`, '-', '+')).map(([, fields]) => fields);
+      return state;
+    };
+    const prepare = async (p: string, reservations: { amount: number; wanted: number }[]) => {
+      const s = new RedisSpendStore(client, { prefix: p, usageStream: `${p}usage`, settleLingerMs: 60_000 });
+      await s.seed('k0', 5, END);
+      await s.seed('k1', 0, END);
+      for (const [i, r] of reservations.entries()) {
+        const outcome = await s.reserve(ids[i]!, ['k0', 'k1'].map((key) => ({ key, blockLine: 10_000, amount: r.amount, wanted: r.wanted, periodEndMs: END })), T0, HOUR);
+        expect(outcome.kind).toBe('admitted');
+      }
+      return s;
+    };
+
+    await fc.assert(
+      fc.asyncProperty(reservationArb, fc.array(settleArb, { minLength: 1, maxLength: 30 }), async (reservations, settles) => {
+        const batched = `${prefix}${randomUUID()}:`;
+        const single = `${prefix}${randomUUID()}:`;
+        prefixes.push(batched, single);
+        const a = await prepare(batched, reservations);
+        const b = await prepare(single, reservations);
+        const asBatch = settles.map((s, i) => a.settle(s.id, s.charges, `e${i}`, { replay: s.replay }));
+        await a.release('nobody', []); // sends what gathered: one script
+        const batchAnswers = await Promise.all(asBatch);
+        const singleAnswers = [];
+        for (const [i, s] of settles.entries()) {
+          const answer = b.settle(s.id, s.charges, `e${i}`, { replay: s.replay });
+          await b.release('nobody', []);
+          singleAnswers.push(await answer);
+        }
+        expect(batchAnswers).toEqual(singleAnswers);
+        expect(await stateOf(batched)).toEqual(await stateOf(single));
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('sends what gathered when it closes', async () => {
