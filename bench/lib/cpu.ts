@@ -2,7 +2,7 @@
 // measures the calling process, and the targets run in children.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** Clock ticks per second for /proc times (`getconf CLK_TCK`; 100 on practically every Linux). */
 export const CLK_TCK = readClockTicks();
@@ -37,19 +37,45 @@ export function cpuTicks(pid: number | undefined): number | undefined {
   return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
 }
 
-/** Samples some processes' CPU time at two moments; `perRequest` turns the difference into µs/request. */
-export class CpuWindow {
-  #start = new Map<string, number | undefined>();
-  #end = new Map<string, number | undefined>();
+/**
+ * The processes whose command name is one of `names` (Linux /proc; empty elsewhere): the Redis
+ * server and PostgreSQL's processes, which the bench does not start and so knows no pid of.
+ */
+export function pidsNamed(names: readonly string[]): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
+    } catch {
+      // gone since the listing
+    }
+  }
+  return pids;
+}
 
-  constructor(private readonly pids: Readonly<Record<string, number | undefined>>) {}
+/**
+ * Samples some processes' CPU time at two moments; `perRequest` turns the difference into
+ * µs/request. A name may stand for several processes (summed over those alive at both moments).
+ */
+export class CpuWindow {
+  #start = new Map<string, Map<number, number>>();
+  #end = new Map<string, Map<number, number>>();
+
+  constructor(private readonly pids: Readonly<Record<string, number | readonly number[] | undefined>>) {}
 
   start(): void {
-    for (const [name, pid] of Object.entries(this.pids)) this.#start.set(name, cpuTicks(pid));
+    this.#sample(this.#start);
   }
 
   end(): void {
-    for (const [name, pid] of Object.entries(this.pids)) this.#end.set(name, cpuTicks(pid));
+    this.#sample(this.#end);
   }
 
   /** CPU µs that process `name` spent in the window per request; null when not measurable. */
@@ -57,6 +83,25 @@ export class CpuWindow {
     const a = this.#start.get(name);
     const b = this.#end.get(name);
     if (a === undefined || b === undefined || requests <= 0) return null;
-    return ((b - a) * 1e6) / CLK_TCK / requests;
+    let ticks = 0;
+    let both = 0;
+    for (const [pid, end] of b) {
+      const start = a.get(pid);
+      if (start === undefined) continue;
+      ticks += end - start;
+      both++;
+    }
+    return both === 0 ? null : (ticks * 1e6) / CLK_TCK / requests;
+  }
+
+  #sample(into: Map<string, Map<number, number>>): void {
+    for (const [name, pids] of Object.entries(this.pids)) {
+      const ticks = new Map<number, number>();
+      for (const pid of pids === undefined ? [] : typeof pids === 'number' ? [pids] : pids) {
+        const t = cpuTicks(pid);
+        if (t !== undefined) ticks.set(pid, t);
+      }
+      into.set(name, ticks);
+    }
   }
 }

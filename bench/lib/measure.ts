@@ -2,12 +2,15 @@
 // CPU time sampled at the window's edges, turned into a row.
 
 import type { RunningChild } from './children.js';
-import { CpuWindow } from './cpu.js';
+import { CpuWindow, pidsNamed } from './cpu.js';
 import { type LoadResult, runLoad } from './load.js';
 import { runOpenLoop } from './open-loop.js';
 import type { Row } from './report.js';
 import { type RequestContext, type Scenario, requestFor } from './scenarios.js';
 import type { Target } from './targets.js';
+
+/** Command names of the Redis server's and PostgreSQL's processes (its backends share the name). */
+const STORE_PROCESSES = ['redis-server', 'postgres'];
 
 export interface RunSettings {
   warmupMs: number;
@@ -23,7 +26,12 @@ export async function measure(
   settings: RunSettings,
   rep: number,
 ): Promise<Row> {
-  const cpu = new CpuWindow({ gateway: target === 'direct' ? undefined : child.process.pid, sim: sim.process.pid });
+  const cpu = new CpuWindow({
+    gateway: target === 'direct' ? undefined : child.process.pid,
+    sim: sim.process.pid,
+    // Only the redis target uses them; every process of theirs on the machine counts.
+    stores: target === 'redis' ? pidsNamed(STORE_PROCESSES) : undefined,
+  });
   const common = {
     origin: child.url,
     ...requestFor(scenario, target, ctx),
@@ -47,6 +55,7 @@ export async function measure(
     ...result,
     gatewayCpuUsPerRequest: target === 'direct' ? null : cpu.perRequest('gateway', result.requests),
     simCpuUsPerRequest: cpu.perRequest('sim', result.requests),
+    storeCpuUsPerRequest: target === 'redis' ? cpu.perRequest('stores', result.requests) : null,
   };
 }
 

@@ -40,6 +40,11 @@ export interface Row extends LoadResult {
   gatewayCpuUsPerRequest: number | null;
   /** CPU of the simulator per measured request, in µs (it serves every target). */
   simCpuUsPerRequest: number | null;
+  /**
+   * redis only: CPU of the Redis server and every PostgreSQL process per measured request, in µs
+   * (what the target's stores spend for it, outside its own process); null for the others.
+   */
+  storeCpuUsPerRequest?: number | null;
   vsDirect?: Comparison;
   vsPlain?: VsPlain;
   /** plain, embedded, redis: against Portkey (ratio > 1: faster; added < 0: lower latency). */
@@ -83,6 +88,7 @@ export const MEASURES = {
   p90: (r: Row) => r.p90Ms,
   p99: (r: Row) => r.p99Ms,
   cpu: (r: Row) => r.gatewayCpuUsPerRequest,
+  storeCpu: (r: Row) => r.storeCpuUsPerRequest,
   xDirect: (r: Row) => r.vsDirect?.throughputRatio,
   addedP50: (r: Row) => r.vsDirect?.addedP50Ms,
   addedP99: (r: Row) => r.vsDirect?.addedP99Ms,

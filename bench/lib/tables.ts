@@ -64,6 +64,7 @@ export function enforcementTable(rows: readonly Summary[]): string {
       ['added p50 ms', 'plainAddedP50', added],
       ['added p99 ms', 'plainAddedP99', added],
       ['added CPU µs/req', 'plainAddedCpu', (n) => `${n >= 0 ? '+' : ''}${Math.round(n)}`],
+      ['Redis + PostgreSQL CPU µs/req', 'storeCpu', whole],
     ],
   );
 }
