@@ -125,7 +125,7 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
       for (const k of buckets) {
         state[k] = await client.hgetall(`${p}${k}`);
         state[`${k}:a`] = await client.hgetall(`${p}${k}:a`);
-        state[`${k}:r`] = await client.zrange(`${p}${k}:r`, 0, -1);
+        state[`${k}:r`] = await client.zrange(`${p}${k}:r`, '0', '-1');
       }
       state.events = (await client.xrange(`${p}usage`, '-', '+')).map(([, fields]) => fields);
       return state;
