@@ -102,14 +102,17 @@ forEachDatabase('budget records', (t) => {
 
     it('counts a replayed request once when it comes back in a batch of new ones, and writes the new ones', async () => {
       const tenant = tenantId();
-      const [a, b, c, d] = [row(tenant), row(tenant), row(tenant), row(tenant)];
+      const [a, b, c, d, e] = [row(tenant), row(tenant), row(tenant), row(tenant), row(tenant)];
       expect(await writeLedgerEvents(t.database, [a, b].map(usageEventOf))).toBe(2);
-      // On PGlite the COPY of [c, a] fails whole on a; written again with the INSERT, c goes in once.
+      // The first try of [c, a] (COPY on PGlite, a plain INSERT on PostgreSQL) fails whole on a;
+      // written again with the conflict-checking INSERT, c goes in once.
       expect(await writeLedgerEvents(t.database, [c, a].map(usageEventOf))).toBe(1);
+      // The same event twice in one batch (a settle retried) is one row too.
+      expect(await writeLedgerEvents(t.database, [e, e].map(usageEventOf))).toBe(1);
       expect(await writeLedgerEvents(t.database, [a, b, c].map(usageEventOf))).toBe(0);
       expect(await writeLedgerEvents(t.database, [d].map(usageEventOf))).toBe(1);
       expect(await writeLedgerEvents(t.database, [])).toBe(0);
-      expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(4);
+      expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(5);
     });
 
     it("sums one tenant's period exactly, in integer micro-dollars", async () => {
