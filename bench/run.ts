@@ -168,7 +168,7 @@ async function main(): Promise<number> {
     `${options.repeat} repetition(s) of ${options.warmupS}s warm-up + ${options.durationS}s per run; finished in ${clock(Date.now() - t0)}. ` +
     `Targets: ${available.join(', ')}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}. ` +
     `The load generator (undici, in the orchestrator), the simulator and every target share the machine's cores over loopback; ` +
-    `CPU is each target process's own (utime+stime from /proc), not Redis's or PostgreSQL's.`;
+    `CPU is each target process's own (utime+stime from /proc); the redis target's Redis and PostgreSQL CPU is a column of its own in the cost-of-enforcement tables.`;
   const md = page({ title: `budget-gateway bench ${date}`, preamble, scenarios: plan, summaries, memory: rss, memoryBase: peerBase, checks, ids, repeat: options.repeat });
   const files = await writeResults(resolve(ROOT, options.outDir), date, {
     date: now.toISOString(),

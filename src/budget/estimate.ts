@@ -14,8 +14,11 @@ const CHARS_PER_TOKEN = 4;
 const MAX_DEPTH = 6;
 /** Fields whose text reaches the model: chat, completions, embeddings, responses, rerank. */
 const PROMPT_FIELDS = ['messages', 'prompt', 'input', 'instructions', 'query', 'documents'];
-/** Routes that generate no completion tokens. */
-const NO_COMPLETION = new Set(['embeddings', 'moderations', 'rerank']);
+/**
+ * Routes that generate no completion tokens, however the path is written: leading and trailing
+ * slashes, an optional `v1/`, a query. One test per request, nothing allocated.
+ */
+const NO_COMPLETION = /^\/*(?:v1\/)?(?:embeddings|moderations|rerank)\/*(?:\?|$)/;
 
 /**
  * Tokens a request will probably use, for its reservation: prompt ≈ characters / 4 of its text,
@@ -28,16 +31,11 @@ export function estimateTokens(input: EstimateInput, options: EstimateOptions): 
   for (const field of PROMPT_FIELDS) chars += textChars(body[field], 0);
   return {
     promptTokens: Math.ceil(chars / CHARS_PER_TOKEN),
-    completionTokens: completionTokens(route(input.endpoint), body, options),
+    completionTokens: typeof input.endpoint === 'string' && NO_COMPLETION.test(input.endpoint) ? 0 : completionTokens(body, options),
   };
 }
 
-function completionTokens(
-  routeName: string,
-  body: Record<string, unknown>,
-  options: EstimateOptions,
-): number {
-  if (NO_COMPLETION.has(routeName)) return 0;
+function completionTokens(body: Record<string, unknown>, options: EstimateOptions): number {
   const limit =
     positive(body.max_completion_tokens) ??
     positive(body.max_tokens) ??
@@ -65,12 +63,6 @@ function textChars(value: unknown, depth: number): number {
   const part = value as Record<string, unknown>;
   const text = typeof part.text === 'string' ? part.text.length : 0;
   return text + textChars(part.content, depth + 1);
-}
-
-/** "/v1/chat/completions?x" → "chat/completions". */
-function route(endpoint: string): string {
-  const path = typeof endpoint === 'string' ? (endpoint.split('?')[0] ?? '') : '';
-  return path.replace(/^\/+/, '').replace(/^v1\//, '').replace(/\/+$/, '');
 }
 
 /** A whole count >= 1, rounded up; undefined for anything else. */

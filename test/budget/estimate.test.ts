@@ -95,6 +95,23 @@ describe('estimateTokens on whatever a client sends', () => {
     }
   });
 
+  it('finds the routes without completion tokens as the path rule says, however the path is written', () => {
+    // The rule: drop the query, the leading slashes, one `v1/`, the trailing slashes; what is
+    // left names the route. The check is one regular expression; this holds it to the rule.
+    const byRule = (path: string) => {
+      const route = (path.split('?')[0] ?? '').replace(/^\/+/, '').replace(/^v1\//, '').replace(/\/+$/, '');
+      return ['embeddings', 'moderations', 'rerank'].includes(route);
+    };
+    const piece = fc.constantFrom('', '/', '//', 'v1', 'v1/', 'v2/', 'embeddings', 'moderations', 'rerank', 'chat/completions', 'x', '?', '?a=1', 'embeddingsx');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 6 }), (pieces) => {
+        const path = pieces.join('');
+        expect(estimate(path, { max_tokens: 7 }).completionTokens === 0).toBe(byRule(path));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('never throws or returns NaN on any JSON body and endpoint', () => {
     fc.assert(
       fc.property(fc.string(), fc.jsonValue({ maxDepth: 5 }), (endpoint, body) => {
