@@ -37,6 +37,9 @@ export function cpuTicks(pid: number | undefined): number | undefined {
   return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
 }
 
+/** Command names of the Redis server's and PostgreSQL's processes (its backends share the name). */
+export const STORE_PROCESSES: readonly string[] = ['redis-server', 'postgres'];
+
 /**
  * The processes whose command name is one of `names` (Linux /proc; empty elsewhere): the Redis
  * server and PostgreSQL's processes, which the bench does not start and so knows no pid of.

@@ -2,15 +2,12 @@
 // CPU time sampled at the window's edges, turned into a row.
 
 import type { RunningChild } from './children.js';
-import { CpuWindow, pidsNamed } from './cpu.js';
+import { CpuWindow, STORE_PROCESSES, pidsNamed } from './cpu.js';
 import { type LoadResult, runLoad } from './load.js';
 import { runOpenLoop } from './open-loop.js';
 import type { Row } from './report.js';
 import { type RequestContext, type Scenario, requestFor } from './scenarios.js';
 import type { Target } from './targets.js';
-
-/** Command names of the Redis server's and PostgreSQL's processes (its backends share the name). */
-const STORE_PROCESSES = ['redis-server', 'postgres'];
 
 export interface RunSettings {
   warmupMs: number;
