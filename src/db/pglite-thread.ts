@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { runAsBackground } from '../threads.js';
+import type { Worker } from 'node:worker_threads';
+import { moduleWorker, runAsBackground } from '../threads.js';
 
 /**
  * The embedded PGlite in a worker thread of its own, behind the part of PGlite's client that
@@ -34,127 +32,16 @@ export interface PgliteClient {
   transaction<T>(fn: (tx: PgliteClient) => Promise<T>): Promise<T>;
 }
 
-type Request =
+/** What the calling thread asks of the database's thread (pglite-worker.ts). */
+export type Request =
   | { op: 'query'; sql: string; params: unknown[]; rowMode: 'array' | 'object'; textTypes: number[]; txId: number | undefined }
   | { op: 'begin'; txId: number }
   | { op: 'end'; txId: number; commit: boolean }
   | { op: 'copy'; table: string; columns: readonly string[]; json: string }
   | { op: 'close' };
 
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: Record<string, unknown> };
-
-/** The worker's code, as a string: it runs the same under tsx, vitest and the compiled build. */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  const { PGlite } = await import(workerData.pgliteUrl);
-  let db;
-  try {
-    db = await PGlite.create(workerData.dataDir);
-  } catch (err) {
-    parentPort.postMessage({ id: 0, ok: false, error: describe(err) });
-    return;
-  }
-  // The thread's id in the kernel, for its scheduling policy (see PgliteThread.runAsBackground).
-  let tid = null;
-  try {
-    tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()) || null;
-  } catch {}
-  parentPort.postMessage({ id: 0, ok: true, value: { tid } });
-  const open = new Map();
-  const identity = (value) => value;
-  parentPort.on('message', ({ id, request }) => {
-    run(request).then(
-      (value) => parentPort.postMessage({ id, ok: true, value }),
-      (err) => parentPort.postMessage({ id, ok: false, error: describe(err) }),
-    );
-  });
-  async function run(request) {
-    switch (request.op) {
-      case 'query': {
-        const parsers = Object.fromEntries(request.textTypes.map((oid) => [oid, identity]));
-        const on = request.txId === undefined ? db : open.get(request.txId)?.tx;
-        if (!on) throw new Error('transaction ' + request.txId + ' is not open');
-        const result = await on.query(request.sql, request.params, { rowMode: request.rowMode, parsers });
-        return { rows: result.rows, fields: result.fields, affectedRows: result.affectedRows };
-      }
-      case 'begin': {
-        let finish, begun;
-        const ended = new Promise((resolve) => (finish = resolve));
-        const started = new Promise((resolve) => (begun = resolve));
-        const entry = { tx: undefined, finish, done: undefined };
-        entry.done = db.transaction(async (tx) => {
-          entry.tx = tx;
-          begun();
-          if (!(await ended)) throw ROLLBACK;
-        });
-        open.set(request.txId, entry);
-        // It began, or it failed before beginning (then nothing is left to end).
-        const failedEarly = entry.done.then(
-          () => new Promise(() => {}),
-          (err) => {
-            if (entry.tx !== undefined) return new Promise(() => {});
-            open.delete(request.txId);
-            throw err;
-          },
-        );
-        await Promise.race([started, failedEarly]);
-        return null;
-      }
-      case 'end': {
-        const entry = open.get(request.txId);
-        if (!entry) throw new Error('transaction ' + request.txId + ' is not open');
-        open.delete(request.txId);
-        entry.finish(request.commit);
-        try {
-          await entry.done;
-        } catch (err) {
-          if (err !== ROLLBACK) throw err;
-        }
-        return null;
-      }
-      case 'copy': {
-        const csv = csvOf(JSON.parse(request.json), request.columns);
-        const names = request.columns.map(quoteName).join(', ');
-        const result = await db.query('copy ' + quoteName(request.table) + ' (' + names + ") from '/dev/blob' with (format csv)", [], { blob: new Blob([csv]) });
-        return result.affectedRows;
-      }
-      case 'close':
-        await db.close();
-        return null;
-    }
-  }
-})();
-// CSV as COPY reads it: null is an empty unquoted field, every string is quoted (so an empty
-// string stays one, and commas, quotes and line breaks inside it stay data).
-function csvOf(rows, columns) {
-  let csv = '';
-  for (const row of rows) {
-    for (let i = 0; i < columns.length; i++) {
-      const value = row[columns[i]];
-      if (i > 0) csv += ',';
-      if (value === null || value === undefined) continue;
-      const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-      csv += typeof value === 'number' || typeof value === 'boolean' ? text : '"' + text.replaceAll('"', '""') + '"';
-    }
-    csv += '\\n';
-  }
-  return csv;
-}
-function quoteName(name) {
-  return '"' + name.replaceAll('"', '""') + '"';
-}
-const ROLLBACK = Symbol('rollback');
-function describe(err) {
-  const out = { message: String(err && err.message !== undefined ? err.message : err), name: err && err.name };
-  if (err && typeof err === 'object') {
-    for (const [key, value] of Object.entries(err)) {
-      if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) out[key] = value;
-    }
-  }
-  return out;
-}
-`;
+/** Its answer; id 0 is the one sent once the database is open (with the thread's kernel id). */
+export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: Record<string, unknown> };
 
 export class PgliteThread implements PgliteClient {
   readonly #worker: Worker;
@@ -174,8 +61,7 @@ export class PgliteThread implements PgliteClient {
 
   /** Starts the thread and opens (or creates) the database in `dataDir`. */
   static async open(dataDir: string): Promise<PgliteThread> {
-    const pgliteUrl = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dataDir, pgliteUrl } });
+    const worker = moduleWorker(import.meta.url, './pglite-worker', { workerData: { dataDir } });
     const thread = new PgliteThread(worker);
     const opened = new Promise((resolve, reject) => thread.#calls.set(0, { resolve, reject }));
     worker.ref();

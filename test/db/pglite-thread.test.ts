@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -148,4 +148,16 @@ describe('openDatabase on the embedded defaults', () => {
     expect(result.rows).toEqual([{ c: 1 }]);
     await again.close();
   });
+
+  it('refuses to open, with the reason, where the folder cannot hold a database, and leaves no thread behind', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const threadsBefore = readdirSync('/proc/self/task').length;
+    // Node's own error (its parent is a file), and PGlite's file system's, which has no message
+    // of its own (the folder is a file): both come back saying what went wrong.
+    await expect(PgliteThread.open(join(file, 'data'))).rejects.toThrow(/ENOTDIR: not a directory/);
+    await expect(PgliteThread.open(file)).rejects.toThrow(/^ErrnoError \(errno \d+\)$/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(readdirSync('/proc/self/task').length).toBeLessThanOrEqual(threadsBefore);
+  }, 20_000);
 });
