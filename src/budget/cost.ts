@@ -18,9 +18,36 @@ export function costFromUsage(usage: TokenUsage, price: ModelPrice): Micros {
   const input = priceDecimal('inputPerMillion', price.inputPerMillion);
   const output = priceDecimal('outputPerMillion', price.outputPerMillion);
   const exponent = Math.min(input.exponent, output.exponent);
-  const units =
-    BigInt(tokens(usage.promptTokens)) * scaled(input, exponent) +
-    BigInt(tokens(usage.completionTokens)) * scaled(output, exponent);
+  const prompt = tokens(usage.promptTokens);
+  const completion = tokens(usage.completionTokens);
+  return exactInNumbers(prompt, input, completion, output, exponent) ?? exactInBigInts(prompt, input, completion, output, exponent);
+}
+
+/**
+ * The same product in plain numbers, when every step is an integer below 2^53 (and so exact):
+ * a request's tokens at a usual price always are, and BigInts cost a microsecond per estimate.
+ * Undefined where any step could round; the BigInt path then answers.
+ */
+function exactInNumbers(prompt: number, input: Decimal, completion: number, output: Decimal, exponent: number): Micros | undefined {
+  if (input.digits.length > 15 || output.digits.length > 15 || -exponent > 15) return undefined;
+  const units = prompt * Number(input.digits) * 10 ** (input.exponent - exponent) + completion * Number(output.digits) * 10 ** (output.exponent - exponent);
+  // Every factor is an exact integer and every term is at most the sum: a sum below 2^53 means
+  // every step was exact, and one past it shows as unsafe (or NaN, or Infinity).
+  if (!Number.isSafeInteger(units)) return undefined;
+  if (exponent >= 0) {
+    const micros = units * 10 ** exponent;
+    return Number.isSafeInteger(micros) ? micros : undefined;
+  }
+  // Rounded up: ⌊(units + d − 1) / d⌋. A float quotient a / d of integers lies at least 1/d below
+  // the next integer n, and rounds to n only if half of n's ulp reaches that, which needs a + d
+  // ≥ 2^53; below, the floor is exact.
+  const divisor = 10 ** -exponent;
+  const top = units + divisor - 1;
+  return Number.isSafeInteger(top + divisor) ? Math.floor(top / divisor) : undefined;
+}
+
+function exactInBigInts(prompt: number, input: Decimal, completion: number, output: Decimal, exponent: number): Micros {
+  const units = BigInt(prompt) * scaled(input, exponent) + BigInt(completion) * scaled(output, exponent);
   const micros =
     exponent >= 0 ? units * 10n ** BigInt(exponent) : ceilDiv(units, 10n ** BigInt(-exponent));
   // Past 2^53 micros ($9 billion) nothing is admitted anyway: saturate, never lose precision.

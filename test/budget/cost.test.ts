@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { costFromUsage, estimateCost, parseResponseCost, type ModelPrice } from '../../src/budget/index.js';
+import { parseDecimal } from '../../src/budget/decimal.js';
 
 const mini: ModelPrice = { inputPerMillion: 0.15, outputPerMillion: 0.6 };
 const options = {
@@ -51,6 +52,31 @@ describe('costFromUsage', () => {
         expect(costFromUsage(usage, price(inMicros / 1e6, outMicros / 1e6))).toBe(expected);
       }),
       { numRuns: 300 },
+    );
+  });
+  it('gives the exact BigInt answer for any tokens and any prices, small, large or in exponent notation', () => {
+    // Most products fit in a double's 53 bits and are worked out in plain numbers; the rest, and
+    // every step that could round, go through BigInt. Both must agree with BigInt everywhere.
+    const exactly = (prompt: number, completion: number, inUsd: number, outUsd: number): number => {
+      const read = (usd: number) => parseDecimal(String(usd))!;
+      const [a, b] = [read(inUsd), read(outUsd)];
+      const e = Math.min(a.exponent, b.exponent);
+      const units = BigInt(prompt) * BigInt(a.digits) * 10n ** BigInt(a.exponent - e) + BigInt(completion) * BigInt(b.digits) * 10n ** BigInt(b.exponent - e);
+      const micros = e >= 0 ? units * 10n ** BigInt(e) : (units + 10n ** BigInt(-e) - 1n) / 10n ** BigInt(-e);
+      return micros > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(micros);
+    };
+    const tokens = fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
+    const usd = fc.oneof(
+      fc.integer({ min: 0, max: 1_000_000_000 }).map((n) => n / 1e6),
+      fc.double({ min: 0, max: 1e6, noNaN: true }),
+      fc.double({ min: 0, max: 1e-9, noNaN: true }),
+      fc.constantFrom(0, 0.07, 0.15, 2.5, 1e-7, 1.5e-5, 3e21, 1e300),
+    );
+    fc.assert(
+      fc.property(tokens, tokens, usd, usd, (prompt, completion, inUsd, outUsd) => {
+        expect(costFromUsage({ promptTokens: prompt, completionTokens: completion }, price(inUsd, outUsd))).toBe(exactly(prompt, completion, inUsd, outUsd));
+      }),
+      { numRuns: 20_000 },
     );
   });
 });
