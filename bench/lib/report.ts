@@ -44,7 +44,7 @@ export interface Row extends LoadResult {
    * redis only: CPU of the Redis server and every PostgreSQL process per measured request, in µs
    * (what the target's stores spend for it, outside its own process); null for the others.
    */
-  storeCpuUsPerRequest?: number | null;
+  storeCpuUsPerRequest: number | null;
   vsDirect?: Comparison;
   vsPlain?: VsPlain;
   /** plain, embedded, redis: against Portkey (ratio > 1: faster; added < 0: lower latency). */
