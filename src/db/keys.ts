@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { isUniqueViolation } from './errors.js';
+import { prepared } from './prepared.js';
 import { apiKeys, budgetOverrides, tenants, type BudgetOverride, type Tenant } from './schema.js';
 
 /**
@@ -97,21 +98,24 @@ export interface KeyOwner {
  * At most one override is open per tenant (a partial unique index), so this is at most one row.
  */
 export async function findKeyOwner(db: Db, keyHash: string, now: Date): Promise<KeyOwner | undefined> {
-  const [found] = await db
-    .select({
-      keyId: apiKeys.keyId,
-      origin: apiKeys.origin,
-      maxBudgetMicros: apiKeys.maxBudgetMicros,
-      tenant: tenants,
-      override: budgetOverrides,
-    })
-    .from(apiKeys)
-    .innerJoin(tenants, eq(tenants.tenantId, apiKeys.tenantId))
-    .leftJoin(
-      budgetOverrides,
-      and(eq(budgetOverrides.tenantId, apiKeys.tenantId), isNull(budgetOverrides.endedAt), gt(budgetOverrides.expiresAt, now)),
-    )
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)));
+  const [found] = await prepared(db, 'find_key_owner', () =>
+    db
+      .select({
+        keyId: apiKeys.keyId,
+        origin: apiKeys.origin,
+        maxBudgetMicros: apiKeys.maxBudgetMicros,
+        tenant: tenants,
+        override: budgetOverrides,
+      })
+      .from(apiKeys)
+      .innerJoin(tenants, eq(tenants.tenantId, apiKeys.tenantId))
+      .leftJoin(
+        budgetOverrides,
+        and(eq(budgetOverrides.tenantId, apiKeys.tenantId), isNull(budgetOverrides.endedAt), gt(budgetOverrides.expiresAt, sql.placeholder('now'))),
+      )
+      .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)))
+      .prepare('find_key_owner'),
+  ).execute({ keyHash, now: now.toISOString() });
   if (!found) return undefined;
   const { tenant, override, ...key } = found;
   return { key: { ...key, tenantId: tenant.tenantId }, tenant, override: override ?? undefined };

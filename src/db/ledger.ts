@@ -4,6 +4,7 @@ import type { LedgerScope, Unit } from '../budget/scopes.js';
 import type { Database, Db } from './client.js';
 import { USAGE_EVENT_COLUMNS } from '../ledger/usage-event.js';
 import { isUniqueViolation } from './errors.js';
+import { prepared } from './prepared.js';
 import { usageLedger, type LedgerRow } from './schema.js';
 
 /**
@@ -151,23 +152,31 @@ export async function periodSpends(
  * tenant's period, kept on each row; the global cap has its own, so it counts rows by time.
  */
 export async function ledgerTotal(db: Db, scope: LedgerScope, unit: Unit, period: Period): Promise<number> {
-  const total =
-    unit === 'usd'
-      ? sql`coalesce(sum(${usageLedger.costMicros}), 0)`
-      : unit === 'tokens'
-        ? sql`coalesce(sum(${usageLedger.promptTokens} + ${usageLedger.completionTokens}), 0)`
-        : sql`count(*)`;
-  const start = new Date(period.startMs);
-  const where =
-    scope.kind === 'global'
-      ? and(gte(usageLedger.createdAt, start), lt(usageLedger.createdAt, new Date(period.endMs)))
-      : scope.kind === 'key'
-        ? and(eq(usageLedger.keyId, scope.keyId), eq(usageLedger.periodStartedAt, start))
-        : and(
-            eq(usageLedger.tenantId, scope.tenantId),
-            eq(usageLedger.periodStartedAt, start),
-            scope.kind === 'model' ? eq(usageLedger.model, scope.model) : undefined,
-          );
-  const [row] = await db.select({ total: total.mapWith(Number) }).from(usageLedger).where(where);
+  const name = `ledger_total_${scope.kind}_${unit}`;
+  const [row] = await prepared(db, name, () =>
+    db
+      .select({ total: TOTALS[unit] })
+      .from(usageLedger)
+      .where(ROWS_OF[scope.kind])
+      .prepare(name),
+  ).execute({ ...scope, start: new Date(period.startMs).toISOString(), end: new Date(period.endMs).toISOString() });
   return row?.total ?? 0;
 }
+
+const TOTALS: Record<Unit, SQL<number>> = {
+  usd: sql`coalesce(sum(${usageLedger.costMicros}), 0)`.mapWith(Number),
+  tokens: sql`coalesce(sum(${usageLedger.promptTokens} + ${usageLedger.completionTokens}), 0)`.mapWith(Number),
+  requests: sql`count(*)`.mapWith(Number),
+};
+
+/** A scope's rows in the period starting at `start` (the global cap's: created in [start, end)). */
+const ROWS_OF: Record<LedgerScope['kind'], SQL | undefined> = {
+  global: and(gte(usageLedger.createdAt, sql.placeholder('start')), lt(usageLedger.createdAt, sql.placeholder('end'))),
+  key: and(eq(usageLedger.keyId, sql.placeholder('keyId')), eq(usageLedger.periodStartedAt, sql.placeholder('start'))),
+  tenant: and(eq(usageLedger.tenantId, sql.placeholder('tenantId')), eq(usageLedger.periodStartedAt, sql.placeholder('start'))),
+  model: and(
+    eq(usageLedger.tenantId, sql.placeholder('tenantId')),
+    eq(usageLedger.periodStartedAt, sql.placeholder('start')),
+    eq(usageLedger.model, sql.placeholder('model')),
+  ),
+};

@@ -3,7 +3,8 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { recordCrossing, type Crossing } from '../../src/db/alerts.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
-import { insertLedgerEvents, periodSpend, writeLedgerEvents, type LedgerRow } from '../../src/db/ledger.js';
+import type { LedgerScope, Unit } from '../../src/budget/scopes.js';
+import { insertLedgerEvents, ledgerTotal, periodSpend, writeLedgerEvents, type LedgerRow } from '../../src/db/ledger.js';
 import { activeOverride } from '../../src/db/overrides.js';
 import { auditLog, budgetOverrides, notificationOutbox, usageLedger, type NewBudgetOverride } from '../../src/db/schema.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -136,6 +137,46 @@ forEachDatabase('budget records', (t) => {
         promptTokens: 0,
         completionTokens: 0,
       });
+    });
+
+    it("seeds every scope's bucket from its own rows, in each unit, whatever the statement last ran with", async () => {
+      // The statements are built once per database and then only run: each call in turn must get
+      // its own answer, not the values of the call before it.
+      const [a, b] = [tenantId(), tenantId()];
+      const start = new Date('2031-03-01T00:00:00Z');
+      const period = { startMs: start.getTime(), endMs: start.getTime() + 86_400_000 };
+      const at = (minutes: number) => new Date(start.getTime() + minutes * 60_000);
+      const inPeriod = { periodStartedAt: start, createdAt: at(1) };
+      await insertRows(t.db, [
+        row(a, { ...inPeriod, keyId: 'key_a1', model: 'gpt-4o', costMicros: 100, promptTokens: 1, completionTokens: 2 }),
+        row(a, { ...inPeriod, keyId: 'key_a2', model: 'gpt-4o-mini', costMicros: 20, promptTokens: 3, completionTokens: 4 }),
+        row(b, { ...inPeriod, keyId: 'key_b', model: 'gpt-4o', costMicros: 3, promptTokens: 5, completionTokens: 6 }),
+        // Another period of tenant a's, created inside the global day: only the global cap counts it.
+        row(a, { keyId: 'key_a1', model: 'gpt-4o', periodStartedAt: PERIOD, createdAt: at(2), costMicros: 4_000, promptTokens: 7, completionTokens: 8 }),
+        // After the global day, in tenant a's period: every scope but the global one counts it.
+        row(a, { keyId: 'key_a1', model: 'gpt-4o', periodStartedAt: start, createdAt: at(24 * 60), costMicros: 50_000, promptTokens: 9, completionTokens: 10 }),
+      ]);
+      const cases: [LedgerScope, Unit, number][] = [
+        [{ kind: 'tenant', tenantId: a }, 'usd', 50_120],
+        [{ kind: 'tenant', tenantId: b }, 'usd', 3],
+        [{ kind: 'tenant', tenantId: a }, 'tokens', 1 + 2 + 3 + 4 + 9 + 10],
+        [{ kind: 'tenant', tenantId: a }, 'requests', 3],
+        [{ kind: 'model', tenantId: a, model: 'gpt-4o' }, 'usd', 50_100],
+        [{ kind: 'model', tenantId: b, model: 'gpt-4o' }, 'usd', 3],
+        [{ kind: 'model', tenantId: a, model: 'gpt-4o-mini' }, 'requests', 1],
+        [{ kind: 'key', keyId: 'key_a1' }, 'usd', 50_100],
+        [{ kind: 'key', keyId: 'key_b' }, 'tokens', 11],
+        [{ kind: 'key', keyId: 'key_a2' }, 'requests', 1],
+        [{ kind: 'global' }, 'usd', 4_123],
+        [{ kind: 'global' }, 'tokens', 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8],
+        [{ kind: 'global' }, 'requests', 4],
+        [{ kind: 'tenant', tenantId: tenantId() }, 'usd', 0],
+      ];
+      for (const [scope, unit, expected] of [...cases, ...cases.slice().reverse()]) {
+        expect(await ledgerTotal(t.db, scope, unit, period), `${JSON.stringify(scope)} ${unit}`).toBe(expected);
+      }
+      // The next day holds only the late row of tenant a.
+      expect(await ledgerTotal(t.db, { kind: 'global' }, 'usd', { startMs: period.endMs, endMs: period.endMs + 86_400_000 })).toBe(50_000);
     });
 
     it('writes a batch of thousands of rows as one statement', async () => {
