@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { validate as isValidCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { LeaseSizing } from './guard/leases.js';
 
 /**
  * The one place that reads the environment (CONTRACT section 1). Everything is parsed once into a
@@ -89,6 +90,12 @@ export interface BudgetTuning {
   readonly metricsTenantCap: number;
   /** How often LiteLLM's /model/info prices are reloaded. */
   readonly priceRefreshMs: number;
+  /**
+   * Headroom leases, with a shared store (src/guard/leases.ts): requests per lease wanted, at
+   * most, and how long a lease lends before what it did not use goes back. Fixed here, not read
+   * from the environment; tests lengthen the lifetime to watch a lease while it lives.
+   */
+  readonly leases: LeaseSizing & { readonly lifetimeMs: number };
 }
 
 export interface UpstreamConfig {
@@ -156,6 +163,7 @@ export function loadConfig(env: Env): Config {
       defaultCompletionTokens: read.integer('DEFAULT_COMPLETION_TOKENS', 512, 1, 10_000_000),
       metricsTenantCap: read.integer('METRICS_TENANT_CAP', 200, 1, 100_000),
       priceRefreshMs: read.integer('PRICE_REFRESH_MS', 600_000, 1_000, 86_400_000),
+      leases: Object.freeze({ requestsPerLease: 8, maxRequestsPerLease: 512, lifetimeMs: 1_000 }),
     }),
   });
 }

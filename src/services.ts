@@ -93,7 +93,7 @@ export async function startServices(
   const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, () => directory.global(), {
     failMode: config.budgetFailMode,
     // Leases save a Redis round trip per request; an in-process store has none to save.
-    leases: redis ? { requestsPerLease: 8, maxRequestsPerLease: 512, lifetimeMs: 1_000 } : undefined,
+    leases: redis ? config.budget.leases : undefined,
     reservationTtlMs: config.budget.reservationTtlMs,
     defaultCompletionTokens: config.budget.defaultCompletionTokens,
     fallbackPrice: FALLBACK_PRICE,
