@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { kernelThreadId } from '../threads.js';
+import { NamedStatements } from './pglite-statements.js';
 import type { Reply, Request } from './pglite-thread.js';
 
 // The embedded database's thread (started by PgliteThread.open): owns the PGlite instance and
@@ -28,10 +29,11 @@ const db = await PGlite.create(dataDir).catch((err: unknown) => {
   return undefined;
 });
 if (db) {
+  const statements = new NamedStatements(db);
   // The thread's id in the kernel, for its scheduling policy (see PgliteThread.runAsBackground).
   reply({ id: 0, ok: true, value: { tid: kernelThreadId() } });
   port.on('message', ({ id, request }: { id: number; request: Request }) => {
-    run(db, request).then(
+    run(db, statements, request).then(
       (value) => reply({ id, ok: true, value }),
       (err: unknown) => reply({ id, ok: false, error: describe(err) }),
     );
@@ -42,11 +44,15 @@ function reply(message: Reply): void {
   port.postMessage(message);
 }
 
-async function run(db: PGlite, request: Request): Promise<unknown> {
+async function run(db: PGlite, statements: NamedStatements, request: Request): Promise<unknown> {
   switch (request.op) {
     case 'query': {
+      if (request.txId === undefined) {
+        const result = await statements.query(request.sql, request.params, request.rowMode, request.textTypes);
+        return { rows: result.rows, fields: result.fields, affectedRows: result.affectedRows };
+      }
       const parsers = Object.fromEntries(request.textTypes.map((oid) => [oid, identity]));
-      const on = request.txId === undefined ? db : open.get(request.txId)?.tx;
+      const on = open.get(request.txId)?.tx;
       if (!on) throw new Error(`transaction ${request.txId} is not open`);
       const result = await on.query(request.sql, request.params, { rowMode: request.rowMode, parsers });
       return { rows: result.rows, fields: result.fields, affectedRows: result.affectedRows };

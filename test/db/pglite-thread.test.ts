@@ -70,6 +70,16 @@ describe('the embedded database in its own thread', () => {
     expect(order).toEqual(['inserted', 'committing', 'outside read']);
   });
 
+  it('prepares each statement run outside a transaction once, and leaves a transaction’s to PGlite', async () => {
+    const outside = 'select note from t where id = $1';
+    const inside = 'select note from t where id = $1 and true';
+    for (const id of [1, 2, 1]) await thread.query(outside, [id]);
+    expect((await thread.query(outside, [1])).rows).toEqual([{ note: 'a "quoted" note' }]);
+    await thread.transaction((tx) => tx.query(inside, [1]));
+    const prepared = await thread.query('select statement from pg_prepared_statements where statement = any($1)', [[outside, inside]], { rowMode: 'array' });
+    expect(prepared.rows).toEqual([[outside]]);
+  });
+
   it("passes the database's errors on with their SQLSTATE", async () => {
     const failure = await thread.query('insert into t (id) values (1)').catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(Error);
