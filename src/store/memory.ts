@@ -24,8 +24,9 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export class MemorySpendStore implements SpendStore {
   readonly #buckets = new Map<string, Bucket>();
-  /** No bucket's period ended over a day before this (one may have gone since). */
+  /** Until this time no bucket is due to be forgotten (the earliest due may have gone since). */
   #forgetNoneBeforeMs = Number.POSITIVE_INFINITY;
+  /** When the buckets were last walked for those long over. */
   #sweptAtMs = Number.NEGATIVE_INFINITY;
 
   /**
