@@ -76,7 +76,7 @@ export class NamedStatements {
   async #prepare(sql: string): Promise<Statement> {
     const name = `bg_${nextName++}`;
     const messages = await this.#db.execProtocolStream(
-      concat([protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: 'S', name }), protocol.serialize.sync()]),
+      Buffer.concat([protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: 'S', name }), protocol.serialize.sync()]),
       { syncToFs: false },
     );
     const params = messages.find((m): m is messages.ParameterDescriptionMessage => m.name === 'parameterDescription');
@@ -101,14 +101,14 @@ export class NamedStatements {
       return serialize ? serialize(value) : String(value);
     });
     return this.#db.execProtocolStream(
-      concat([protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute(), protocol.serialize.sync()]),
+      Buffer.concat([protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute(), protocol.serialize.sync()]),
       { syncToFs: false },
     );
   }
 
   async #close(sql: string, statement: Statement): Promise<void> {
     this.#statements.delete(sql);
-    await this.#db.execProtocolStream(concat([protocol.serialize.close({ type: 'S', name: statement.name }), protocol.serialize.sync()]), {
+    await this.#db.execProtocolStream(Buffer.concat([protocol.serialize.close({ type: 'S', name: statement.name }), protocol.serialize.sync()]), {
       syncToFs: false,
     });
   }
@@ -125,16 +125,4 @@ interface Statement {
   readonly paramTypes: readonly number[];
   /** The result's columns; undefined when the statement returns no rows. */
   readonly rowDescription: BackendMessage | undefined;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
