@@ -6,15 +6,15 @@ type BackendMessage = messages.BackendMessage;
  * PGlite's `query` parses, plans and describes its SQL on every call (an unnamed statement),
  * which in PostgreSQL-as-WebAssembly costs most of a short query: the key lookup on a key's first
  * request took 0.8-1.0 ms that way and 0.09-0.19 ms as a prepared statement (2,000 lookups among
- * 10,000 keys, in-process PGlite). The gateway's
- * statements repeat with fresh values (drizzle builds them once, see prepared.ts), so in the
- * database's thread each SQL text is prepared once under a name of its own and afterwards only
- * bound and executed, as node-postgres does for a named query against a server.
+ * 10,000 keys, in-process PGlite). The gateway's statements repeat with fresh values (drizzle
+ * builds them once, see prepared.ts), so in the database's thread each SQL text is prepared once
+ * under a name of its own and afterwards only bound and executed, as node-postgres does for a
+ * named query against a server.
  *
- * Only outside a transaction: inside one, PGlite's own path runs (an interactive transaction's
- * queries are the migrations' and the jobs', a few per minute). PostgreSQL replans a prepared
- * statement when a table it reads changes; one whose result columns changed fails with 0A000
- * ("cached plan must not change result type") and is prepared again, once.
+ * Only outside a transaction: inside one, PGlite's own path runs (transactions are the
+ * migrations', the jobs', admin writes' and alert records', none on a request's path).
+ * PostgreSQL replans a prepared statement when a table it reads changes; one whose result columns
+ * changed fails with 0A000 ("cached plan must not change result type") and is prepared again, once.
  */
 export class NamedStatements {
   readonly #db: PGlite;

@@ -19,7 +19,7 @@ forEachStore('what a request costs, and where it is recorded', (store) => {
     sim = await startSimLiteLLM();
     gateway = await startTestGateway(
       { LITELLM_BASE_URL: sim.url, LITELLM_API_KEY: 'sk-gateway-upstream', ...store.env() },
-      { tuning: { leases: { requestsPerLease: 8, maxRequestsPerLease: 512, lifetimeMs: LEASE_LIFETIME_MS } } },
+      { leaseLifetimeMs: LEASE_LIFETIME_MS },
     );
   });
   afterAll(async () => {

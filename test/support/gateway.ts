@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM, type SimOptions } from '../../src/sim/litellm.js';
-import { loadConfig, type BudgetTuning } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import type { Database, Db } from '../../src/db/client.js';
 import { createKey } from '../../src/db/keys.js';
 import type { TenantConfig } from '../../src/db/tenants.js';
@@ -32,8 +32,8 @@ export interface TestGatewayOptions {
   readonly now?: () => number;
   /** Share this database (replicas); by default the test file's own database. */
   readonly database?: Database;
-  /** Tuning that the environment does not set, over the defaults (e.g. a lease's lifetime). */
-  readonly tuning?: Partial<BudgetTuning>;
+  /** How long a headroom lease lends (set in config, not from the environment; 1 s by default). */
+  readonly leaseLifetimeMs?: number;
 }
 
 /** The admin key test gateways run with, unless a test sets its own. */
@@ -56,7 +56,9 @@ afterAll(async () => {
 /** A gateway on an ephemeral port, configured through the same env parsing as production. */
 export async function startTestGateway(env: Record<string, string>, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const loaded = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ADMIN_API_KEY: TEST_ADMIN_KEY, ...env });
-  const config = options.tuning ? { ...loaded, budget: { ...loaded.budget, ...options.tuning } } : loaded;
+  const { leaseLifetimeMs } = options;
+  const config =
+    leaseLifetimeMs === undefined ? loaded : { ...loaded, budget: { ...loaded.budget, leases: { ...loaded.budget.leases, lifetimeMs: leaseLifetimeMs } } };
   const database = options.database ?? (await testDatabase());
   const gateway = await startGateway(config, createLogger(config.logLevel), { database, now: options.now });
   return {
