@@ -94,6 +94,23 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
     expect(await store.read(['t'])).toEqual([{ spend: 10, reserved: 0 }]);
   });
 
+  it('sends a batch’s script at once, not queued in ioredis’ auto-pipeline for the next tick', async () => {
+    const piped = new Redis(url!, { enableAutoPipelining: true });
+    clients.push(piped);
+    const s = new RedisSpendStore(piped, { prefix, usageStream: `${prefix}usage`, settleLingerMs: 10_000 });
+    const [lease] = await admitted(1);
+    const settled = s.settle(lease!, [{ key: 't', amount: 10, release: 100 }], '{}');
+    const released = s.release(`${lease}-rest`, ['t']); // sends the gathered settle first
+    // Only the release waits in the auto-pipeline; the settle's script is on its way already.
+    expect(piped.autoPipelineQueueSize).toBe(1);
+    await Promise.all([settled, released]);
+    expect(await store.read(['t'])).toEqual([{ spend: 10, reserved: 0 }]);
+    // Reserves still go through it, so those of one tick share a write.
+    const reserving = s.reserve(randomUUID(), [{ key: 't', blockLine: 1_000_000, amount: 1, periodEndMs: END }], T0, HOUR);
+    expect(piped.autoPipelineQueueSize).toBe(1);
+    expect((await reserving).kind).toBe('admitted');
+  });
+
   it('starts a new script for settles after the linger, and splits a batch at its cap', async () => {
     const first = await admitted(2);
     await settle(first[0]!, 1);
