@@ -9,13 +9,14 @@
 // embedded database's included) is read from /proc around each pass.
 // Usage: npm run bench:first -- [--keys 3000] [--concurrency 32] [--targets embedded,redis] [--repeat 2]
 
-import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CpuWindow, STORE_PROCESSES, pidsNamed } from './lib/cpu.js';
 import { benchKey, manyKeys, prepareEmbedded, prepareRedis, Unreachable } from './lib/fixtures.js';
 import { runLoad } from './lib/load.js';
-import { cleanups, compileForBench, shutdown, startGateway, startSimulator } from './lib/targets.js';
+import { writeResults } from './lib/report.js';
+import { cleanups, compileForBench, runBench, startGateway, startSimulator } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SETTINGS = { root: ROOT, host: '127.0.0.1', timeoutMs: 60_000 };
@@ -134,18 +135,8 @@ async function main(): Promise<void> {
     Object.entries(skipped)
       .map(([t, why]) => `\n${t} skipped: ${why}\n`)
       .join('');
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
-  writeFileSync(`${dir}first-requests-${date}.md`, md);
-  writeFileSync(`${dir}first-requests-${date}.json`, JSON.stringify({ date, keys: keyCount, concurrency, repeat, rows, skipped }, null, 2));
-  console.log(`\n${md}\n[bench:first] wrote bench/results/first-requests-${date}.md and .json`);
+  const files = await writeResults(join(ROOT, 'bench', 'results'), `first-requests-${date}`, { date, keys: keyCount, concurrency, repeat, rows, skipped }, md);
+  console.log(`\n${md}\n[bench:first] wrote ${files.map((f) => f.slice(ROOT.length)).join(', ')}`);
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error('[bench:first] failed:', err);
-  process.exitCode = 1;
-} finally {
-  await shutdown();
-  process.exit();
-}
+await runBench('bench:first', main);

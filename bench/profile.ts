@@ -19,7 +19,7 @@ import { readOptions } from './lib/options.js';
 import { progressLine } from './lib/progress.js';
 import { scenarios } from './lib/scenarios.js';
 import { table } from './lib/tables.js';
-import { type Target, shutdown, startTargets } from './lib/targets.js';
+import { type Target, runBench, shutdown, startTargets } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = fileURLToPath(new URL('./results/profiles/', import.meta.url));
@@ -107,12 +107,4 @@ function threadOf(name: string): number {
   return Number(name.split('.').at(-3));
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error('[profile] failed:', err);
-  process.exitCode = 1;
-} finally {
-  await shutdown();
-  process.exit();
-}
+await runBench('profile', main);

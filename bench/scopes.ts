@@ -14,7 +14,7 @@ import { apiKeys, tenants } from '../src/db/schema.js';
 import { CpuWindow, STORE_PROCESSES, pidsNamed } from './lib/cpu.js';
 import { BENCH_TENANT, benchKey, prepareRedis } from './lib/fixtures.js';
 import { runLoad } from './lib/load.js';
-import { cleanups, compileForBench, shutdown, startGateway, startSimulator } from './lib/targets.js';
+import { cleanups, compileForBench, runBench, shutdown, startGateway, startSimulator } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SETTINGS = { root: ROOT, host: '127.0.0.1', timeoutMs: 60_000 };
@@ -110,12 +110,4 @@ async function main(): Promise<void> {
   console.log(`\n${md}\n[bench:scopes] wrote bench/results/scopes-${date}.md and .json`);
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error('[bench:scopes] failed:', err);
-  process.exitCode = 1;
-} finally {
-  await shutdown();
-  process.exit();
-}
+await runBench('bench:scopes', main);

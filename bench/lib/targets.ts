@@ -57,6 +57,23 @@ export function shutdown(): Promise<void> {
   return stopping;
 }
 
+/**
+ * Runs a bench's `main` to its end: a failure is printed under the bench's tag and sets exit code
+ * 1; either way the children and fixtures go, and the process exits without waiting for stray
+ * handles (sockets, timers) to wind down on their own.
+ */
+export async function runBench(tag: string, main: () => Promise<void>): Promise<never> {
+  try {
+    await main();
+  } catch (err) {
+    console.error(`[${tag}] failed:`, err);
+    process.exitCode = 1;
+  } finally {
+    await shutdown();
+  }
+  process.exit();
+}
+
 export interface StartOptions {
   /** Targets to start (default all); direct, the simulator, always starts. */
   only?: readonly Target[];
