@@ -60,7 +60,8 @@ export class RedisSpendStore implements SpendStore {
     // A settle script carries a whole batch already: it goes out at once, past ioredis'
     // auto-pipeline, whose Pipeline for a command alone in its tick cost 30-60 µs of CPU per
     // script (measured); reserves and releases of one tick still share a write through it.
-    redis.options.autoPipeliningIgnoredCommands = [...(redis.options.autoPipeliningIgnoredCommands ?? []), 'bgSettle'];
+    const ignored = redis.options.autoPipeliningIgnoredCommands ?? [];
+    if (!ignored.includes('bgSettle')) redis.options.autoPipeliningIgnoredCommands = [...ignored, 'bgSettle'];
     this.#scripts = redis as unknown as Scripts;
     this.#lingerMs = options.settleLingerMs ?? SETTLE_LINGER_MS;
   }
