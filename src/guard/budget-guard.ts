@@ -117,7 +117,8 @@ export class BudgetGuard {
   readonly #leases: LeasePool | undefined;
   /**
    * Lease requests under way, per signature: a burst waits for one lease instead of taking one
-   * each. Each resolves true when it opened a lease others may share.
+   * each. Each resolves true when the waiters should try for a lease again (it opened one they
+   * may share, or reserved a single request by choice), false when each should reserve alone.
    */
   readonly #leasing = new Map<string, Promise<boolean>>();
   readonly #decisions: (decision: string) => { inc(): void };
@@ -152,9 +153,10 @@ export class BudgetGuard {
     const amounts = amountsFor(budgets, estimate);
     const base: Base = { requestId, caller, budgets, amounts, estimate, model: request.model, global, period };
     // Without a lease being taken for these buckets (the usual case), no wait at all.
-    const { lease: leased, announced } = this.#leasing.has(signature) ? await this.#awaitLease(signature, amounts) : this.#leaseNow(signature, amounts);
+    const contended = this.#leasing.has(signature);
+    const { lease: leased, announced } = contended ? await this.#awaitLease(signature, amounts) : this.#leaseNow(signature, amounts);
     if (leased) return this.#admitted(base, leased.id, leased, leased.knownSpends);
-    const perLease = this.#leases?.reserving(signature, this.now()) ?? 1;
+    const perLease = this.#leases?.reserving(signature, this.now(), contended) ?? 1;
     const buckets: BucketReservation[] = budgets.map((b, i) => ({
       key: b.key,
       blockLine: b.lines.blockLineMicros,
@@ -164,7 +166,8 @@ export class BudgetGuard {
     }));
 
     const reservationId = this.#leases ? `lease:${requestId}` : requestId;
-    let shared = false;
+    /** Whether the requests waiting on this one should try for a lease again (see #awaitLease). */
+    let again = false;
     try {
       let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
       try {
@@ -175,11 +178,14 @@ export class BudgetGuard {
       const spends = outcome.states.map((s) => s.spend);
       if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
       const lease = this.#leases?.open(reservationId, signature, keys, outcome.granted, amounts, spends);
-      shared = lease !== undefined && !lease.retired;
+      // A lease to share, or a single request by choice (buckets not reserved lately): the next
+      // waiter takes a lease for the rest of the burst. One the store cut to a single request
+      // (near the line) sends every waiter to reserve for itself.
+      again = lease !== undefined && (!lease.retired || perLease === 1);
       return this.#admitted(base, reservationId, lease, spends);
     } finally {
       // However this ends, the requests waiting for this lease go on.
-      announced?.(shared);
+      announced?.(again);
     }
   }
 
@@ -240,16 +246,18 @@ export class BudgetGuard {
    * A slice of a live lease. While one is being taken for these buckets, the request waits for it
    * and takes a slice of that one; when a burst uses it up, the first waiter to find it so takes
    * the next lease (`announced`: it resolves the others' wait) and the rest wait for that one, so
-   * a burst costs a store round trip per lease, not per request. Near the line (a lease of one
-   * request) nobody waits any more: each request reserves for itself.
+   * a burst costs a store round trip per lease, not per request. The first request for buckets
+   * not reserved lately holds no lease (a single request); those waiting on it are a burst, and
+   * the first of them takes a full lease for the rest. Near the line (the store grants one
+   * request's worth whatever was asked) nobody waits any more: each request reserves for itself.
    */
   async #awaitLease(signature: string, amounts: readonly number[]): Promise<Taken> {
     for (;;) {
       const leasing = this.#leasing.get(signature);
       if (!leasing) return this.#leaseNow(signature, amounts);
-      const shared = await leasing;
+      const again = await leasing;
       const lease = this.#leases!.take(signature, amounts);
-      if (lease || !shared) return { lease };
+      if (lease || !again) return { lease };
     }
   }
 

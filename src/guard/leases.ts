@@ -33,18 +33,21 @@ export function leaseSignature(buckets: readonly { readonly key: string; readonl
 }
 
 export interface LeaseSizing {
-  /** Requests a first lease asks room for (it may shrink to 1 for buckets asked rarely). */
+  /** Requests a lease holds once its buckets are asked again within a lease's lifetime (the first is a single request). */
   readonly requestsPerLease: number;
   /** The most a lease grows to under a steady burst (the store's quarter rule caps it too). */
   readonly maxRequestsPerLease: number;
 }
 
-/** Signatures whose lease size is remembered; beyond this they start from the base again. */
+/** Signatures whose lease size is remembered; beyond this the least recently reserved is forgotten. */
 const MAX_SIZED = 10_000;
 
 export class LeasePool {
   readonly #current = new Map<string, Lease>();
-  /** Requests per lease, per signature, where it differs from the base (sized by demand), and when it was last reserved. */
+  /**
+   * Requests per lease, per signature reserved lately, and when it was last reserved; in the
+   * order of their last reserve, so the first is the one to forget when the map is full.
+   */
   readonly #sizes = new Map<string, { size: number; lastMs: number }>();
 
   constructor(
@@ -53,28 +56,30 @@ export class LeasePool {
     private readonly sizing: LeaseSizing = { requestsPerLease: 8, maxRequestsPerLease: 8 },
   ) {}
 
-  /**
-   * How many requests the next lease for these buckets should hold. It doubles each time a lease
-   * is used up while still alive (a burst outran it: 64 requests in flight would otherwise go to
-   * the store about 56 times a burst with slices of 8), and halves when one expires mostly unused.
-   */
+  /** How many requests the next lease for these buckets holds: 1 (no lease) for buckets not reserved lately. */
   requestsFor(signature: string): number {
-    return this.#sizes.get(signature)?.size ?? this.sizing.requestsPerLease;
+    return this.#sizes.get(signature)?.size ?? 1;
   }
 
   /**
-   * The size to ask the store for now. Buckets asked rarely shrink (a lease that expires having
-   * served one request halves the next) down to a single request, which holds no lease at all:
-   * a key used once every few seconds then costs one reserve instead of a reserve and a release.
-   * Asked again within a lease's lifetime, such buckets grow back (doubling each time).
+   * The size to ask the store for now. Buckets the pool has not reserved for lately start at a
+   * single request, which holds no lease at all: a key used once every few seconds (most keys,
+   * in a fleet of many tenants) costs one reserve, not a reserve and a release of a lease that
+   * expires unused. Asked again within a lease's lifetime they grow, doubling each time up to
+   * `requestsPerLease`, and straight to it when other requests are waiting (`contended`: a
+   * burst); beyond it a lease grows as bursts use it up (`take`). A lease that expires mostly
+   * unused halves the next, down to a single request again.
    */
-  reserving(signature: string, nowMs: number): number {
+  reserving(signature: string, nowMs: number, contended = false): number {
+    const base = this.sizing.requestsPerLease;
     const known = this.#sizes.get(signature);
-    if (known && known.size < this.sizing.requestsPerLease && nowMs - known.lastMs < this.lifetimeMs) this.#resize(signature, 2);
-    const size = this.requestsFor(signature);
-    const after = this.#sizes.get(signature);
-    if (after) after.lastMs = nowMs;
-    return size;
+    const entry = known ?? { size: 1, lastMs: -Infinity };
+    if (entry.size < base && (contended || nowMs - entry.lastMs < this.lifetimeMs)) entry.size = contended ? base : Math.min(base, entry.size * 2);
+    entry.lastMs = nowMs;
+    // Last reserved now: to the end of the map's order.
+    if (known) this.#sizes.delete(signature);
+    this.#remember(signature, entry);
+    return entry.size;
   }
 
   /** A slice of the live lease for these buckets, for a request holding `amounts`, if every bucket has room. */
@@ -150,15 +155,14 @@ export class LeasePool {
   }
 
   #resize(signature: string, factor: number): void {
-    const { requestsPerLease, maxRequestsPerLease } = this.sizing;
     const known = this.#sizes.get(signature);
-    const size = Math.min(maxRequestsPerLease, Math.max(1, Math.round((known?.size ?? requestsPerLease) * factor)));
-    if (size === requestsPerLease) this.#sizes.delete(signature);
-    else if (known) known.size = size;
-    else {
-      if (this.#sizes.size >= MAX_SIZED) this.#sizes.clear();
-      this.#sizes.set(signature, { size, lastMs: 0 });
-    }
+    // Forgotten meanwhile (10,000 others reserved since): it starts over as a single request.
+    if (known) known.size = Math.min(this.sizing.maxRequestsPerLease, Math.max(1, Math.round(known.size * factor)));
+  }
+
+  #remember(signature: string, entry: { size: number; lastMs: number }): void {
+    if (this.#sizes.size >= MAX_SIZED) this.#sizes.delete(this.#sizes.keys().next().value!);
+    this.#sizes.set(signature, entry);
   }
 
   /** Once retired and quiet, the part no request used (each request returned its own part). */

@@ -120,8 +120,8 @@ forEachStore('what a request costs, and where it is recorded', (store) => {
       .chat.completions.create(chat, { headers: { 'x-sim-hang': '1' }, signal: controller.signal })
       .catch(() => 'aborted');
     await arrived;
-    // Its estimate is held: alone, or inside the lease a shared store lends (8 requests' worth).
-    expect((await bucketOf(tenant.tenantId))?.reserved).toBe(store.kind === 'redis' ? 88 : 11);
+    // Its estimate is held, alone: a key's first request takes no lease, even from a shared store.
+    expect((await bucketOf(tenant.tenantId))?.reserved).toBe(11);
     controller.abort();
     expect(await call).toBe('aborted');
     await aborted;
@@ -132,12 +132,14 @@ forEachStore('what a request costs, and where it is recorded', (store) => {
     it('admits the next requests against a headroom lease, and gives back what they did not use', async () => {
       const tenant = await gateway.createTenant();
       const client = gateway.client({ apiKey: tenant.key });
-      for (let i = 0; i < 3; i++) await client.chat.completions.create(chat);
-      // One lease of 8 × 11 µ$ served all three: 33 spent, the unused 55 still lent out...
-      await expect.poll(() => bucketOf(tenant.tenantId)).toEqual({ spend: 33, reserved: 55 });
-      await waitForLedgerRows(gateway.db, tenant.tenantId, 3);
+      for (let i = 0; i < 5; i++) await client.chat.completions.create(chat);
+      // The first alone (a key not asked lately), the next two under a lease of 2 × 11 µ$, the
+      // last two under one of 8 (asked again within a lease's lifetime, it grows): 55 spent, the
+      // unused 66 still lent out...
+      await expect.poll(() => bucketOf(tenant.tenantId)).toEqual({ spend: 55, reserved: 66 });
+      await waitForLedgerRows(gateway.db, tenant.tenantId, 5);
       // ...until the lease retires and returns it.
-      await expect.poll(() => bucketOf(tenant.tenantId), { timeout: LEASE_LIFETIME_MS + 5_000 }).toEqual({ spend: 33, reserved: 0 });
+      await expect.poll(() => bucketOf(tenant.tenantId), { timeout: LEASE_LIFETIME_MS + 5_000 }).toEqual({ spend: 55, reserved: 0 });
     });
   }
 

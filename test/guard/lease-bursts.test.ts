@@ -14,9 +14,14 @@ const T0 = Date.UTC(2026, 10, 1);
 const DAY = 86_400_000;
 const REQUEST = { endpoint: '/v1/chat/completions', model: 'm', body: { messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16 } };
 
-/** A store a round trip away (as Redis is), counting the reserves that reach it. */
+/** A store a round trip away (as Redis is), counting the reserves and releases that reach it. */
 class RemoteStore extends MemorySpendStore {
   reserves = 0;
+  releases = 0;
+  override async release(id: string, keys: readonly string[], amounts?: readonly number[]): Promise<void> {
+    this.releases++;
+    return super.release(id, keys, amounts);
+  }
   override async reserve(id: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
     this.reserves++;
     await new Promise((resolve) => setTimeout(resolve, 2));
@@ -25,14 +30,16 @@ class RemoteStore extends MemorySpendStore {
   }
 }
 
-function setup(maxBudgetMicros: number) {
-  const store = new RemoteStore(() => {}, () => T0 + DAY);
+function setup(maxBudgetMicros: number, lifetimeMs = 60_000) {
+  const started = Date.now();
+  const now = () => T0 + DAY + (Date.now() - started);
+  const store = new RemoteStore(() => {}, now);
   const tenant = { ...tenantLimits(T0, { maxBudgetMicros }), upstreamKey: null };
   const caller: Caller = { keyId: 'key_1', origin: 'registered', keyBudgetMicros: null, tenant } as Caller;
   const crossings = { note() {} } as unknown as CrossingRecorder;
-  const guard = new BudgetGuard(store, {} as Db, new PriceBook({ m: { input_per_million: 1, output_per_million: 1 } }), crossings, createMetrics({ defaultMetrics: false }), createLogger('silent'), () => T0 + DAY, async () => undefined, {
+  const guard = new BudgetGuard(store, {} as Db, new PriceBook({ m: { input_per_million: 1, output_per_million: 1 } }), crossings, createMetrics({ defaultMetrics: false }), createLogger('silent'), now, async () => undefined, {
     failMode: 'closed',
-    leases: { requestsPerLease: 8, maxRequestsPerLease: 512, lifetimeMs: 60_000 },
+    leases: { requestsPerLease: 8, maxRequestsPerLease: 512, lifetimeMs },
     reservationTtlMs: 60_000,
     defaultCompletionTokens: 16,
     fallbackPrice: { inputPerMillion: 1, outputPerMillion: 1 },
@@ -59,6 +66,20 @@ describe('headroom leases under bursts', () => {
     for (let i = 0; i < 4; i++) await burst(64);
     // Grown to cover a whole burst: about one reserve per burst from here on.
     expect(store.reserves - first).toBeLessThanOrEqual(6);
+  });
+
+  it('lends a key asked now and then no lease: one reserve per request, nothing to release', async () => {
+    // Leases live 40 ms here, and the key is asked every 100 ms: each request alone in a lifetime.
+    const { store, burst } = setup(1_000_000_000, 40);
+    let keys: readonly string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const [admission] = await burst(1);
+      keys = admission!.budgets.map((b) => b.key);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(store.reserves).toBe(4);
+    expect(store.releases).toBe(0);
+    for (const state of await store.read(keys)) expect(state?.reserved).toBe(0);
   });
 
   it('near the block line, nobody waits for a lease that cannot be shared, and the line holds', async () => {

@@ -23,7 +23,7 @@ async function setup() {
   return { store, pool, lend, reserved };
 }
 
-/** A pool sizing leases by demand (8 requests at first, at most `max`) over one far-from-the-line bucket `b`, on fake timers. */
+/** A pool sizing leases by demand (up to 8 requests before bursts grow them, at most `max`) over one far-from-the-line bucket `b`, on fake timers. */
 async function sizedPool(max: number) {
   vi.useFakeTimers();
   const store = new MemorySpendStore(() => {}, () => 0);
@@ -99,7 +99,8 @@ describe('headroom leases', () => {
       if (outcome.kind !== 'admitted') throw new Error(outcome.kind);
       return pool.open(id, signature, ['b'], outcome.granted, [10], [0]);
     };
-    expect(pool.requestsFor(signature)).toBe(8);
+    expect(pool.requestsFor(signature)).toBe(1); // not reserved lately
+    expect(pool.reserving(signature, 0, true)).toBe(8); // a burst: straight to a full lease
     for (const [i, size] of [[1, 16], [2, 32], [3, 32]] as const) {
       const lease = await lend(`l${i}`);
       while (pool.take(signature, [10])) {
@@ -113,7 +114,7 @@ describe('headroom leases', () => {
     expect(pool.requestsFor(signature)).toBe(16);
   });
 
-  it('shrinks to single requests (no lease, no release) for buckets asked rarely, and grows back when they get busy', async () => {
+  it('takes no lease (no release either) for buckets asked rarely, and grows one when they get busy', async () => {
     const { store, pool, signature } = await sizedPool(64);
     let now = 0;
     /** One request every 3 s: it reserves what the pool asks for, is settled, and its lease (if any) expires. */
@@ -130,11 +131,39 @@ describe('headroom leases', () => {
     };
     const sizes = [];
     for (let i = 0; i < 5; i++) sizes.push((await rareRequest(`r${i}`)).size);
-    expect(sizes).toEqual([8, 4, 2, 1, 1]);
+    expect(sizes).toEqual([1, 1, 1, 1, 1]);
     const { lease } = await rareRequest('r5');
     expect(lease.retired).toBe(true); // one request's worth: nothing kept, nothing to release
     expect((await store.read(['b']))[0]!.reserved).toBe(0);
-    // The bucket gets busy: asked again within a lease's lifetime, it doubles each time.
-    expect([pool.reserving(signature, now), pool.reserving(signature, now + 10), pool.reserving(signature, now + 20)]).toEqual([1, 2, 4]);
+    // The bucket gets busy: asked again within a lease's lifetime, it doubles each time up to 8.
+    const sizesThen = [0, 10, 20, 30, 40].map((after) => pool.reserving(signature, now + after));
+    expect(sizesThen).toEqual([1, 2, 4, 8, 8]);
+  });
+
+  it('shrinks a lease that expires mostly unused, down to a single request', async () => {
+    const { store, pool, signature } = await sizedPool(64);
+    const sizes = [];
+    for (let i = 0; i < 5; i++) {
+      const size = pool.reserving(signature, i * 3_000, i === 0);
+      sizes.push(size);
+      const outcome = await store.reserve(`q${i}`, [{ key: 'b', blockLine: 1_000_000, amount: 10, wanted: 10 * size, periodEndMs: END }], 0, 60_000);
+      if (outcome.kind !== 'admitted') throw new Error(outcome.kind);
+      pool.done(pool.open(`q${i}`, signature, ['b'], outcome.granted, [10], [0]));
+      await vi.advanceTimersByTimeAsync(3_000); // its lease, one request of `size`, expires
+    }
+    expect(sizes).toEqual([8, 4, 2, 1, 1]);
+  });
+
+  it('forgets the least recently reserved buckets first when it has sized 10,000', async () => {
+    const { pool } = await sizedPool(64);
+    const sig = (i: number) => leaseSignature([{ key: `k${i}`, blockLine: 1_000_000 }]);
+    pool.reserving(sig(0), 0, true);
+    pool.reserving(sig(1), 0, true);
+    for (let i = 2; i < 10_000; i++) pool.reserving(sig(i), 0);
+    pool.reserving(sig(0), 1); // reserved again: now the most recent
+    pool.reserving(sig(10_000), 2); // one more than it keeps: the oldest goes
+    expect(pool.requestsFor(sig(0))).toBe(8);
+    expect(pool.requestsFor(sig(1))).toBe(1); // forgotten: starts over
+    expect(pool.reserving(sig(5_000), 500)).toBe(2); // still known: asked again within a lease's lifetime, it doubles
   });
 });
