@@ -23,14 +23,29 @@ describe('the window of recent usage events', () => {
     expect(recent.drain()).toEqual(['c', 'd', 'e']);
   });
 
+  it('keeps any text whole, long or short, ASCII or not, across the buffers growing and compacting', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ minLength: 1_000, maxLength: 90_000 })), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 30 }),
+        (events, max) => {
+          const recent = new RecentUsage(60_000, max);
+          events.forEach((event, i) => recent.add(event, i));
+          expect(recent.drain()).toEqual(events.slice(-max));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('answers as a plain list filtered by age and capped would, over any sequence of adds and drains', () => {
     const step = fc.oneof(
       { weight: 200, arbitrary: fc.record({ kind: fc.constant('add' as const), advanceMs: fc.integer({ min: 0, max: 40 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('drain' as const) }) },
     );
     fc.assert(
-      // Thousands of adds, so the stored array is compacted many times (after 1,024 dropped).
-      fc.property(fc.array(step, { minLength: 2_000, maxLength: 6_000 }), fc.integer({ min: 1, max: 120 }), (steps, max) => {
+      // Thousands of adds of events of any length, so the buffers grow and are compacted many times.
+      fc.property(fc.array(step, { minLength: 2_000, maxLength: 6_000 }), fc.integer({ min: 1, max: 3_000 }), fc.integer({ min: 0, max: 200 }), (steps, max, pad) => {
         const windowMs = 1_000;
         const recent = new RecentUsage(windowMs, max);
         let model: { atMs: number; event: string }[] = [];
@@ -42,8 +57,9 @@ describe('the window of recent usage events', () => {
             return;
           }
           nowMs += s.advanceMs;
-          recent.add(`e${i}`, nowMs);
-          model.push({ atMs: nowMs, event: `e${i}` });
+          const event = `e${i}:${'é'.repeat((i * 7) % (pad + 1))}`;
+          recent.add(event, nowMs);
+          model.push({ atMs: nowMs, event });
           model = model.filter((m) => m.atMs >= nowMs - windowMs).slice(-max);
           expect(recent.size).toBe(model.length);
         });
