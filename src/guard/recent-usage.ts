@@ -36,9 +36,8 @@ export class RecentUsage {
     const oldest = nowMs - this.windowMs;
     while (this.#head < this.#tail && (this.#atMs[this.#head]! < oldest || this.size >= this.max)) this.#head++;
     const length = Buffer.byteLength(event);
-    const from = this.#tail === 0 ? 0 : this.#end[this.#tail - 1]!;
-    if (this.#tail === this.#atMs.length || from + length > this.#bytes.length) this.#compact(length);
-    const at = this.#tail === 0 ? 0 : this.#end[this.#tail - 1]!;
+    if (this.#tail === this.#atMs.length || this.#bytesEnd() + length > this.#bytes.length) this.#compact(length);
+    const at = this.#bytesEnd();
     this.#bytes.write(event, at, 'utf8');
     this.#atMs[this.#tail] = nowMs;
     this.#start[this.#tail] = at;
@@ -55,6 +54,11 @@ export class RecentUsage {
     return events;
   }
 
+  /** Where the newest event's bytes end: the next event's go from here. */
+  #bytesEnd(): number {
+    return this.#tail === 0 ? 0 : this.#end[this.#tail - 1]!;
+  }
+
   /**
    * Moves the events kept to the front of the buffers, growing each that would still be more than
    * half full with the next event in it (so compactions stay rare, whatever the window holds).
@@ -62,7 +66,7 @@ export class RecentUsage {
   #compact(nextLength: number): void {
     const count = this.size;
     const first = count === 0 ? 0 : this.#start[this.#head]!;
-    const last = count === 0 ? 0 : this.#end[this.#tail - 1]!;
+    const last = count === 0 ? 0 : this.#bytesEnd();
     const used = last - first;
     if ((used + nextLength) * 2 > this.#bytes.length) {
       const bytes = Buffer.allocUnsafeSlow(Math.max(this.#bytes.length * 2, (used + nextLength) * 2));
