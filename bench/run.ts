@@ -60,7 +60,7 @@ function estimateS(o: Options, plan: readonly Scenario[], targets: number): numb
 function revision(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/plain-gateway.ts'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/plain-gateway.ts', 'bench/bare-proxy.ts'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
     return `${head}${dirty ? '+changes' : ''}`;
   } catch {
     return 'unknown';

@@ -1,5 +1,6 @@
 // The targets as child processes on free loopback ports, all in front of one simulator:
 //   direct   the simulated LiteLLM alone (the physical limit)
+//   bare     bench/bare-proxy.ts: node:http and an undici Pool, nothing else (any Node proxy's ceiling)
 //   plain    bench/plain-gateway.ts: the gateway's proxy path with budgets stubbed out
 //   embedded src/server.ts on its embedded defaults (PGlite in DATA_DIR, in-process spend store)
 //   redis    src/server.ts with DATABASE_URL + REDIS_URL (PostgreSQL ledger, Redis Lua reservations)
@@ -15,8 +16,8 @@ import { type RunningChild, freePort, startChild } from './children.js';
 import { Cleanups, Unreachable, benchKey, prepareEmbedded, prepareRedis } from './fixtures.js';
 import { assertLoopbackOnly, startPortkey } from './portkey.js';
 
-/** In run order: the upstream alone, the proxy without budgets, the two enforcing set-ups, the peer. */
-export const TARGETS = ['direct', 'plain', 'embedded', 'redis', 'portkey'] as const;
+/** In run order: the upstream alone, a bare Node proxy, the gateway's proxy without budgets, the two enforcing set-ups, the peer. */
+export const TARGETS = ['direct', 'bare', 'plain', 'embedded', 'redis', 'portkey'] as const;
 export type Target = (typeof TARGETS)[number];
 export const ENFORCING: readonly Target[] = ['embedded', 'redis'];
 
@@ -133,7 +134,7 @@ export async function startTargets(settings: TargetSettings, log: (line: string)
     ...(redis ? [['redis', 'src/server.ts', { DATABASE_URL: redis.databaseUrl, REDIS_URL: redis.redisUrl, REDIS_PREFIX: redis.redisPrefix }] satisfies Spec] : []),
   ];
   const heapFiles = new Map<Target, string>();
-  for (const [t] of [...specs, ['portkey'] as const]) {
+  for (const [t] of [...specs, ['bare'] as const, ['portkey'] as const]) {
     const file = join(tmpdir(), `budget-gateway-bench-heap-${process.pid}-${t}.json`);
     heapFiles.set(t, file);
     cleanups.add(`remove ${file}`, async () => rmSync(file, { force: true }));
@@ -144,11 +145,12 @@ export async function startTargets(settings: TargetSettings, log: (line: string)
   const gateways = settledOrThrow(
     await Promise.allSettled([
       ...specs.map(([name, entry, env]) => startGateway(settings, name, entry, sim.url, { ...env, ...probe(name) }, args(name))),
+      ...(wanted('bare') ? [startBare(settings, sim.url, probe('bare'), args('bare'))] : []),
       ...(wanted('portkey') ? [startPeer(settings, args('portkey'), probe('portkey'))] : []),
     ]),
   );
   const children = new Map<Target, RunningChild>([['direct', sim]]);
-  const names: Target[] = [...specs.map(([name]) => name), ...(wanted('portkey') ? (['portkey'] as const) : [])];
+  const names: Target[] = [...specs.map(([name]) => name), ...(wanted('bare') ? (['bare'] as const) : []), ...(wanted('portkey') ? (['portkey'] as const) : [])];
   for (const name of TARGETS) {
     const i = names.indexOf(name);
     if (i !== -1) children.set(name, gateways[i]!);
@@ -177,6 +179,21 @@ export async function startSimulator(settings: TargetSettings): Promise<RunningC
   return sim;
 }
 
+/** The bare Node proxy (bench/bare-proxy.ts) in front of the simulator. */
+async function startBare(settings: TargetSettings, upstreamUrl: string, extra: Record<string, string>, nodeArgs: readonly string[]): Promise<RunningChild> {
+  const port = await freePort(settings.host);
+  const child = await startChild({
+    name: 'bare proxy',
+    args: [...nodeArgs, compiled('bench/bare-proxy.ts')],
+    cwd: settings.root,
+    env: { ...inheritedEnv(), PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, ...extra },
+    readyLine: (line) => /^bare proxy listening on (\S+)/.exec(line)?.[1],
+    timeoutMs: settings.timeoutMs,
+  });
+  started.push(child);
+  return child;
+}
+
 /** Portkey, tracked for shutdown before its listening address is checked. */
 async function startPeer(settings: TargetSettings, nodeArgs: readonly string[], env: Record<string, string>): Promise<RunningChild> {
   const child = await startPortkey(settings, nodeArgs, env);
@@ -194,14 +211,11 @@ export async function startGateway(
   nodeArgs: readonly string[] = [],
 ): Promise<RunningChild> {
   const port = await freePort(settings.host);
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !OWNED_ENV.includes(e[0])),
-  );
   const child = await startChild({
     name: `${name} gateway`,
     args: [...nodeArgs, compiled(entry)],
     cwd: settings.root,
-    env: { ...inherited, PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, LOG_LEVEL: 'warn', ...extra },
+    env: { ...inheritedEnv(), PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, LOG_LEVEL: 'warn', ...extra },
     readyLine: gatewayReadyLine,
     // At LOG_LEVEL=warn the info-level ready line is not printed, so also accept a healthy /healthz.
     probeUrl: `http://${settings.host}:${port}/healthz`,
@@ -209,6 +223,11 @@ export async function startGateway(
   });
   started.push(child);
   return child;
+}
+
+/** Our environment without the settings the bench sets itself. */
+function inheritedEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !OWNED_ENV.includes(e[0])));
 }
 
 function gatewayReadyLine(line: string): string | undefined {
