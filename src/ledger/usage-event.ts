@@ -33,14 +33,20 @@ export const USAGE_EVENT_COLUMNS = [
  * a usage event is encoded for every request, and this is a third of the cost of building the
  * object and stringifying it. Strings go through `JSON.stringify` (client-supplied ids and model
  * names may need escaping); numbers and the fixed cost sources do not need it.
+ *
+ * V8 keeps the result of such a template as a tree of its pieces (a rope), about three times the
+ * size of the text (1.2 KB for a 384-byte event, measured), and every young-generation collection
+ * the event lives through copies the whole tree; events wait for their batch for up to 100 ms.
+ * Reading a character makes V8 flatten the rope in place into one run of bytes (416 bytes).
  */
 export function encodeUsage(r: UsageRecord): string {
-  return (
+  const event =
     `{"request_id":${text(r.requestId)},"client_request_id":${text(r.clientRequestId)},"tenant_id":${text(r.tenantId)},` +
     `"key_id":${text(r.keyId)},"model":${text(r.model)},"endpoint":${text(r.endpoint)},"status":${r.status},` +
     `"prompt_tokens":${r.promptTokens},"completion_tokens":${r.completionTokens},"cost_micros":${r.costMicros},` +
-    `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAtMs)}","created_at":"${createdIso(r.createdAtMs)}"}`
-  );
+    `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAtMs)}","created_at":"${createdIso(r.createdAtMs)}"}`;
+  event.charCodeAt(0);
+  return event;
 }
 
 function text(value: string | null): string {
