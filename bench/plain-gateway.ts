@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     gatewayUpstreamKey: config.litellmApiKey,
   });
 
-  const { server, url } = await listen(app.fetch, config.port, config.host);
+  const { server, url } = await listen(app, config.port, config.host);
   logger.info({ url, upstream: config.litellmBaseUrl, budgets: 'stubbed (bench plain proxy)' }, 'budget-gateway listening');
 
   const stop = (): void => {

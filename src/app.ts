@@ -1,14 +1,16 @@
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { adminRoutes, type AdminRoutesDeps } from './admin/routes.js';
 import { adminPage } from './admin/ui/route.js';
 import { litellmAlertRoutes, type LitellmAlertDeps } from './alerts/routes.js';
 import type { AppEnv } from './app-env.js';
-import { isDatabaseUnavailable } from './db/errors.js';
-import { GatewayError, errorResponse, internalError } from './errors.js';
+import { GatewayError } from './errors.js';
+import { errorReply } from './http/error-reply.js';
 import { healthRoutes, type ReadinessCheck } from './http/health.js';
 import type { InFlight } from './http/in-flight.js';
-import { observe } from './http/observe.js';
-import { forward, type ForwardDeps } from './proxy/forward.js';
+import { RequestObserver, observe } from './http/observe.js';
+import { forward, type ForwardDeps, type Proxied } from './proxy/forward.js';
+import { HotPaths } from './proxy/hot-paths.js';
 import { PROXY_ROUTES } from './proxy/routes.js';
 
 export interface AppDeps extends ForwardDeps {
@@ -20,10 +22,19 @@ export interface AppDeps extends ForwardDeps {
   readonly litellmAlerts?: LitellmAlertDeps;
 }
 
+export interface App {
+  /** Every route: health, admin, alerts and the proxy. */
+  readonly hono: Hono<AppEnv>;
+  /** The proxy's literal paths, served without Hono's per-request machinery (see proxy/hot-paths.ts). */
+  readonly hotPaths: HotPaths;
+}
+
 /** Builds the HTTP app from its parts; no I/O happens here, so tests build one per case. */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export function createApp(deps: AppDeps): App {
+  const observer = new RequestObserver(deps.metrics, deps.inFlight);
+  const hotPaths = new HotPaths(observer, (err, proxied, route) => errorReply(err, proxied, route, deps.logger));
   const app = new Hono<AppEnv>();
-  app.use(observe(deps.metrics, deps.inFlight));
+  app.use(observe(observer));
   app.route('/', healthRoutes(deps.metrics, deps.readiness));
   if (deps.admin) {
     // Before the admin API and its key check: the page is public, everything else under /admin is not.
@@ -33,30 +44,27 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.litellmAlerts) app.route('/', litellmAlertRoutes(deps.litellmAlerts));
   for (const route of PROXY_ROUTES) {
     const handler = forward(deps, route);
-    for (const pattern of route.patterns) app.all(pattern, handler);
+    for (const pattern of route.patterns) {
+      if (!pattern.includes('*')) hotPaths.add(pattern, route.label, handler);
+      // Through Hono too: wildcard routes, and literal paths the hot path leaves to the app.
+      app.all(pattern, async (c) => {
+        const proxied: Proxied = {};
+        c.set('route', route.label);
+        c.set('proxied', proxied);
+        await handler(c.env.incoming, c.env.outgoing, proxied);
+        return RESPONSE_ALREADY_SENT;
+      });
+    }
   }
   app.notFound((c) => {
     c.set('route', 'unmatched');
     return renderError(c, new GatewayError('not_found', `No route for ${c.req.method} ${c.req.path}.`));
   });
-  app.onError((err, c) => {
-    if (err instanceof GatewayError) return renderError(c, err);
-    if (isDatabaseUnavailable(err)) {
-      deps.logger.error({ err: (err as Error).message, route: c.get('route') }, 'database unavailable');
-      return renderError(c, new GatewayError('database_unavailable', 'The database is unavailable; try again shortly.', { 'retry-after': '5' }));
-    }
-    deps.logger.error({ err, route: c.get('route') }, 'unhandled error');
-    return renderError(c, internalError());
-  });
-  return app;
-}
+  app.onError((err, c) => renderError(c, err));
+  return { hono: app, hotPaths };
 
-/** The only writer of error bodies (CONTRACT section 5). */
-function renderError(c: Context<AppEnv>, err: GatewayError): Response {
-  const { status, headers, body } = errorResponse(err);
-  // An error's own headers win: a 402 carries the refusal's x-budget-* view.
-  Object.assign(headers, c.get('budgetHeaders'), err.headers);
-  const requestId = c.get('responseRequestId');
-  if (requestId !== undefined) headers['x-request-id'] = requestId;
-  return new Response(body, { status, headers });
+  function renderError(c: Context<AppEnv>, err: unknown): Response {
+    const { status, headers, body } = errorReply(err, c.get('proxied'), c.get('route'), deps.logger);
+    return new Response(body, { status, headers });
+  }
 }

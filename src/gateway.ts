@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { generateAdminKey } from './admin/auth.js';
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import { answerClientError, answerUnbuildableRequest } from './http/client-error.js';
 import { InFlight } from './http/in-flight.js';
@@ -79,7 +79,7 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
     litellmAlerts: { db: services.database.db, secret: config.litellmWebhookSecret, now, logger },
   });
 
-  const { server, url, port } = await listen(app.fetch, config.port, config.host);
+  const { server, url, port } = await listen(app, config.port, config.host);
   logger.info({ url, upstream: config.litellmBaseUrl, ...services.mode }, 'budget-gateway listening');
 
   return {
@@ -115,14 +115,16 @@ function adminKeyFor(config: Config, logger: Logger): string {
   return generated;
 }
 
-/** Serves the app on Node's HTTP server; resolves once listening, with the URL it answers on. */
-export function listen(
-  fetch: Parameters<typeof getRequestListener>[0],
-  port: number,
-  hostname: string,
-): Promise<{ server: Server; url: string; port: number }> {
+/**
+ * Serves the app on Node's HTTP server (the proxy's hot paths first, everything else through
+ * Hono's adapter); resolves once listening, with the URL it answers on.
+ */
+export function listen(app: App, port: number, hostname: string): Promise<{ server: Server; url: string; port: number }> {
+  const viaHono = getRequestListener(app.hono.fetch, { hostname, errorHandler: answerUnbuildableRequest });
   return new Promise((resolve, reject) => {
-    const server = createServer(getRequestListener(fetch, { hostname, errorHandler: answerUnbuildableRequest }));
+    const server = createServer((incoming, outgoing) => {
+      if (!app.hotPaths.serve(incoming, outgoing)) void viaHono(incoming, outgoing);
+    });
     server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {

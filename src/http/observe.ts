@@ -1,38 +1,77 @@
+import type { ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from '../app-env.js';
 import { counterChildren, histogramChildren, statusClass, type Metrics } from '../metrics.js';
 import type { InFlight } from './in-flight.js';
 
+/** What a request's observer is told as the request goes (its route label, the upstream's time). */
+export interface Observed {
+  /** Route template for the metric label. */
+  route: string;
+  /** Time the upstream took, once it answered. */
+  upstreamMs: number | undefined;
+}
+
 /**
- * Times every request until its connection is done with it (a proxied stream returns from its
- * handler long before that) and records the request metrics of CONTRACT section 10.
+ * Times every request until its connection is done with it (a proxied stream is answered long
+ * after its handler returns) and records the request metrics of CONTRACT section 10. Serves the
+ * Hono app's middleware and the proxy's hot paths alike.
  */
-export function observe(metrics: Metrics, inFlight: InFlight): MiddlewareHandler<AppEnv> {
-  const requests = counterChildren(metrics.requests);
-  const durations = histogramChildren(metrics.requestDuration);
-  const overhead = histogramChildren(metrics.overhead)();
-  return async function observeRequest(c, next) {
-    const startedAt = performance.now();
-    c.set('startedAt', startedAt);
-    inFlight.enter();
-    await next();
-    const outgoing = c.env?.outgoing;
-    if (!outgoing) return record(c.res.status);
-    const done = () => record(outgoing.headersSent ? outgoing.statusCode : CLIENT_CLOSED);
+export class RequestObserver {
+  readonly #requests: ReturnType<typeof counterChildren>;
+  readonly #durations: ReturnType<typeof histogramChildren>;
+  readonly #overhead: { observe(value: number): void };
+
+  constructor(
+    metrics: Metrics,
+    private readonly inFlight: InFlight,
+  ) {
+    this.#requests = counterChildren(metrics.requests);
+    this.#durations = histogramChildren(metrics.requestDuration);
+    this.#overhead = histogramChildren(metrics.overhead)();
+  }
+
+  /** A request arrived: counted in flight from now on. Returns its start time. */
+  arrived(): number {
+    this.inFlight.enter();
+    return performance.now();
+  }
+
+  /** Records the request once `outgoing` is closed (at once if it is), with what `observed` says then. */
+  recordOnClose(outgoing: ServerResponse, method: string, startedAt: number, observed: () => Observed): void {
+    const done = () => {
+      const { route, upstreamMs } = observed();
+      this.record(route, method, outgoing.headersSent ? outgoing.statusCode : CLIENT_CLOSED, startedAt, upstreamMs);
+    };
     // A short proxied answer can be complete before its handler's promise settles.
     if (outgoing.closed) done();
     else outgoing.once('close', done);
+  }
 
-    function record(status: number): void {
-      inFlight.leave();
-      const seconds = (performance.now() - startedAt) / 1000;
-      const route = c.get('route') ?? routePath(c, -1);
-      requests(route, c.req.method, String(status)).inc();
-      durations(route, statusClass(status)).observe(seconds);
-      const upstreamMs = c.get('upstreamMs');
-      if (upstreamMs !== undefined) overhead.observe(Math.max(0, seconds - upstreamMs / 1000));
+  record(route: string, method: string, status: number, startedAt: number, upstreamMs: number | undefined): void {
+    this.inFlight.leave();
+    const seconds = (performance.now() - startedAt) / 1000;
+    this.#requests(route, method, String(status)).inc();
+    this.#durations(route, statusClass(status)).observe(seconds);
+    if (upstreamMs !== undefined) this.#overhead.observe(Math.max(0, seconds - upstreamMs / 1000));
+  }
+}
+
+/** The Hono app's side of the observer. */
+export function observe(observer: RequestObserver): MiddlewareHandler<AppEnv> {
+  return async function observeRequest(c, next) {
+    const startedAt = observer.arrived();
+    c.set('startedAt', startedAt);
+    await next();
+    const observed = (): Observed => ({ route: c.get('route') ?? routePath(c, -1), upstreamMs: c.get('proxied')?.upstreamMs });
+    const outgoing = c.env?.outgoing;
+    if (!outgoing) {
+      const { route, upstreamMs } = observed();
+      observer.record(route, c.req.method, c.res.status, startedAt, upstreamMs);
+      return;
     }
+    observer.recordOnClose(outgoing, c.req.method, startedAt, observed);
   };
 }
 

@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { MiddlewareHandler } from 'hono';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { AppEnv } from '../app-env.js';
 import { GatewayError } from '../errors.js';
 import type { BudgetGuard } from '../guard/budget-guard.js';
 import { identify, upstreamAuthorization } from '../guard/identify.js';
@@ -33,24 +30,34 @@ export interface ForwardDeps {
   readonly gatewayUpstreamKey: string | undefined;
 }
 
+/** What the proxy learns of a request as it goes, for its error page and its metrics. */
+export interface Proxied {
+  /** The id echoed to the client as x-request-id: its own, else the gateway's. */
+  responseRequestId?: string;
+  /** The x-budget-* headers once the request was admitted; errors after that carry them too. */
+  budgetHeaders?: Readonly<Record<string, string>>;
+  /** Time the upstream took, once it answered. */
+  upstreamMs?: number;
+}
+
+/** Serves one proxied request on Node's own request and response; resolves once the upstream's headers are out. */
+export type ProxyHandler = (incoming: IncomingMessage, outgoing: ServerResponse, proxied: Proxied) => Promise<void>;
+
 /**
  * The proxy route, as named steps: tenant → body → admit (reserve) → forward behind the breaker
  * → stream back through the usage tap → settle. Errors before the upstream's headers are thrown
- * for `app.onError` to render; after them the exchange owns the connection. The reservation is
- * settled or released exactly once, when the exchange ends, however it ends.
+ * for the caller to render (`errorReply` in http/error-reply.ts); after them the exchange owns the connection.
+ * The reservation is settled or released exactly once, when the exchange ends, however it ends.
  */
-export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler<AppEnv> {
+export function forward(deps: ForwardDeps, route: ProxyRoute): ProxyHandler {
   const { upstream, breaker, logger } = deps;
   const upstreamDuration = histogramChildren(deps.metrics.upstreamDuration)(route.label);
 
-  return async function proxy(c) {
-    const { incoming, outgoing } = c.env;
+  return async function proxy(incoming, outgoing, proxied) {
     const requestId = randomUUID();
     const clientRequestId = headerValue(incoming.rawHeaders, 'x-request-id');
     const responseRequestId = clientRequestId ?? requestId;
-    c.set('route', route.label);
-    c.set('requestId', requestId);
-    c.set('responseRequestId', responseRequestId);
+    proxied.responseRequestId = responseRequestId;
     if (!isPlainPath(incoming.url ?? '')) throw new GatewayError('not_found', 'No route for a path with dot segments or encoded separators.');
 
     const caller = await identify(incoming.rawHeaders, deps.directory);
@@ -59,7 +66,7 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
       ? await deps.guard.admit(caller, { endpoint: route.label, model: sent.model, body: sent.json }, requestId)
       : undefined;
     const budgetHeaders = admission?.headers ?? (await deps.guard.view(caller));
-    c.set('budgetHeaders', budgetHeaders);
+    proxied.budgetHeaders = budgetHeaders;
 
     const exchange = new Exchange(
       outgoing,
@@ -69,7 +76,7 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
       (end: ExchangeEnd) => {
         if (end.upstreamMs > 0) {
           upstreamDuration.observe(end.upstreamMs / 1000);
-          c.set('upstreamMs', end.upstreamMs);
+          proxied.upstreamMs = end.upstreamMs;
         }
         if (end.error && end.statusCode !== undefined && !(end.error instanceof ClientClosedError)) {
           logger.warn({ requestId, route: route.label, err: end.error.message }, 'upstream failed mid-response');
@@ -96,7 +103,6 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): MiddlewareHandler
       // A 5xx rejects too (the breaker counts it), but its answer is already on its way.
       if (!exchange.headersReceived && !(err instanceof ClientClosedError)) throw upstreamFailure(err, breaker.retryAfterSeconds);
     }
-    return RESPONSE_ALREADY_SENT;
   };
 }
 
