@@ -3,8 +3,6 @@ import type { Proxied } from './proxy/forward.js';
 
 /** What middleware hands to handlers, typed once (no casts on `c.get`). */
 export interface AppVariables {
-  /** performance.now() at arrival, for durations. */
-  startedAt: number;
   /** Route template for metric labels, when the handler knows a better one than Hono's. */
   route: string | undefined;
   /** A proxied request's ids, budget headers and upstream time, as the proxy learns them. */

@@ -62,7 +62,6 @@ export class RequestObserver {
 export function observe(observer: RequestObserver): MiddlewareHandler<AppEnv> {
   return async function observeRequest(c, next) {
     const startedAt = observer.arrived();
-    c.set('startedAt', startedAt);
     await next();
     const observed = (): Observed => ({ route: c.get('route') ?? routePath(c, -1), upstreamMs: c.get('proxied')?.upstreamMs });
     const outgoing = c.env?.outgoing;
