@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { InFlight } from '../../src/http/in-flight.js';
 import { RequestObserver } from '../../src/http/observe.js';
 import { createMetrics } from '../../src/metrics.js';
 import { HotPaths } from '../../src/proxy/hot-paths.js';
-import { httpRequest } from '../chaos/support/raw-http.js';
+import { httpRequest, keepAliveExchange as exchange } from '../chaos/support/raw-http.js';
 import { sample, withSimAndGateway } from '../support/gateway.js';
 
 describe('which requests the hot paths take (the rest goes through Hono)', () => {
@@ -89,56 +88,3 @@ describe('the hot paths answer as the app does', () => {
     expect(JSON.parse(served!.body).object).toBe('chat.completion');
   });
 });
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
-/** Writes each request on one keep-alive connection after the answer to the one before. */
-function exchange(port: number, requests: readonly Buffer[]): Promise<Answer[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const answers: Answer[] = [];
-    let received = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`${answers.length} of ${requests.length} answers within 10 s`));
-    }, 10_000);
-    socket.on('connect', () => socket.write(requests[0]!));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      if (answers.length < requests.length) reject(new Error(`the connection closed after ${answers.length} of ${requests.length} answers`));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      const answer = contentLengthAnswer(received);
-      if (!answer) return;
-      answers.push(answer.answer);
-      received = received.subarray(answer.length);
-      if (answers.length === requests.length) {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(answers);
-      } else {
-        socket.write(requests[answers.length]!);
-      }
-    });
-  });
-}
-
-function contentLengthAnswer(bytes: Buffer): { answer: Answer; length: number } | undefined {
-  const end = bytes.indexOf('\r\n\r\n');
-  if (end < 0) return undefined;
-  const [statusLine = '', ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  const length = Number(headers['content-length']);
-  if (bytes.length < end + 4 + length) return undefined;
-  return { answer: { status: Number(statusLine.split(' ')[1]), headers, body: bytes.subarray(end + 4, end + 4 + length).toString('utf8') }, length: end + 4 + length };
-}
