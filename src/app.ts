@@ -32,7 +32,7 @@ export interface App {
 /** Builds the HTTP app from its parts; no I/O happens here, so tests build one per case. */
 export function createApp(deps: AppDeps): App {
   const observer = new RequestObserver(deps.metrics, deps.inFlight);
-  const hotPaths = new HotPaths(observer, (err, proxied, route) => errorReply(err, proxied, route, deps.logger));
+  const hotPaths = new HotPaths(observer, deps.logger);
   const app = new Hono<AppEnv>();
   app.use(observe(observer));
   app.route('/', healthRoutes(deps.metrics, deps.readiness));

@@ -1,10 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorResponse } from '../errors.js';
+import { errorReply } from '../http/error-reply.js';
 import type { RequestObserver } from '../http/observe.js';
+import type { Logger } from '../logger.js';
 import type { Proxied, ProxyHandler } from './forward.js';
-
-/** Renders a failure thrown before the upstream's headers (see http/error-reply.ts). */
-export type ErrorRenderer = (err: unknown, proxied: Proxied, route: string) => ErrorResponse;
 
 /**
  * The proxy's exact paths (`/v1/chat/completions`, `/embeddings`, ...) served straight from
@@ -24,7 +22,7 @@ export class HotPaths {
 
   constructor(
     private readonly observer: RequestObserver,
-    private readonly renderError: ErrorRenderer,
+    private readonly logger: Logger,
   ) {}
 
   add(path: string, label: string, handler: ProxyHandler): void {
@@ -48,7 +46,7 @@ export class HotPaths {
     try {
       await handler(incoming, outgoing, proxied);
     } catch (err) {
-      const { status, headers, body } = this.renderError(err, proxied, label);
+      const { status, headers, body } = errorReply(err, proxied, label, this.logger);
       headers['content-length'] = String(Buffer.byteLength(body));
       // The proxy throws only before the upstream's headers; should an answer have begun all the same, cut it.
       if (outgoing.headersSent) outgoing.destroy();

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
 import { InFlight } from '../../src/http/in-flight.js';
+import { createLogger } from '../../src/logger.js';
 import { RequestObserver } from '../../src/http/observe.js';
 import { createMetrics } from '../../src/metrics.js';
 import { HotPaths } from '../../src/proxy/hot-paths.js';
@@ -11,7 +12,7 @@ import { sample, withSimAndGateway } from '../support/gateway.js';
 describe('which requests the hot paths take (the rest goes through Hono)', () => {
   function hotPaths() {
     const handler = vi.fn(async () => {});
-    const paths = new HotPaths(new RequestObserver(createMetrics({ tenantLabelCap: 10 }), new InFlight()), () => ({ status: 500, headers: {}, body: '' }));
+    const paths = new HotPaths(new RequestObserver(createMetrics({ tenantLabelCap: 10 }), new InFlight()), createLogger('silent'));
     paths.add('/v1/chat/completions', '/v1/chat/completions', handler);
     paths.add('/chat/completions', '/v1/chat/completions', handler);
     return { paths, handler };
