@@ -1,6 +1,7 @@
 // The headline: each gateway against direct (the physical limit) and against Portkey (the peer),
 // with the spread over repetitions, and the targets checked one by one.
 
+import { PRODUCT } from './leak-check.js';
 import type { Measure, Summary } from './report.js';
 import type { Spread } from './stats.js';
 import { type Format, type MemoryRow, cell, fixed, table, times, whole } from './tables.js';
@@ -74,7 +75,7 @@ export function checkTargets(all: readonly Summary[], memory: readonly MemoryRow
     for (const t of REFERENCES) if (all.some((s) => s.target === t && s.scenario === scenario)) spreadCheck(goal, t, scenario, m, ok, f, true);
   }
   for (const m of memory) {
-    if (m.target === 'direct' || m.target === 'portkey' || m.target === 'bare') continue;
+    if (!PRODUCT.some((t) => t === m.target)) continue;
     const enough = soakRequests > 0 && m.servedBetween >= soakRequests;
     // A shrinking RSS is memory handed back to the system, not a leak: the goal is no growth past +10 %.
     const met = m.growthPercent === null || !enough ? null : m.growthPercent <= 10;
