@@ -15,6 +15,7 @@ import { parseDuration } from '../src/budget/duration.js';
 import { firstPeriod } from '../src/budget/period.js';
 import { budgetsFor } from '../src/budget/scopes.js';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { tuneGarbageCollection } from '../src/gc-tuning.js';
 import type { Admission, BudgetGuard } from '../src/guard/budget-guard.js';
 import type { Settlement } from '../src/guard/settlement.js';
 import type { Caller, TenantDirectory } from '../src/guard/tenant-directory.js';
@@ -73,6 +74,7 @@ const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
 const settlement: Pick<Settlement, 'complete'> = { complete() {} };
 
 async function main(): Promise<void> {
+  tuneGarbageCollection();
   let config: Config;
   try {
     config = loadConfig(process.env);

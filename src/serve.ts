@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startGateway } from './gateway.js';
+import { tuneGarbageCollection } from './gc-tuning.js';
 import { createLogger } from './logger.js';
 
 /**
@@ -9,6 +10,7 @@ import { createLogger } from './logger.js';
  * SIGTERM/SIGINT. A failed start ends the process with one line on stderr and exit code 1.
  */
 export async function serve(): Promise<void> {
+  tuneGarbageCollection();
   try {
     const config = processConfig();
     const logger = createLogger(config.logLevel);
