@@ -54,7 +54,7 @@ export class HotPaths {
     }
     // A body left unread (a 401, a 413) needs no draining here: Node answers such a request with
     // `connection: close` and closes the connection after it (test/proxy/hot-paths.test.ts).
-    this.observer.recordOnClose(outgoing, method, startedAt, () => ({ route: label, upstreamMs: proxied.upstreamMs }));
+    this.observer.recordOnClose(outgoing, method, startedAt, label, proxied);
   }
 }
 
