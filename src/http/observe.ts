@@ -3,15 +3,8 @@ import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from '../app-env.js';
 import { counterChildren, histogramChildren, statusClass, type Metrics } from '../metrics.js';
+import type { Proxied } from '../proxy/forward.js';
 import type { InFlight } from './in-flight.js';
-
-/** What a request's observer is told as the request goes (its route label, the upstream's time). */
-export interface Observed {
-  /** Route template for the metric label. */
-  route: string;
-  /** Time the upstream took, once it answered. */
-  upstreamMs: number | undefined;
-}
 
 /**
  * Times every request until its connection is done with it (a proxied stream is answered long
@@ -38,12 +31,9 @@ export class RequestObserver {
     return performance.now();
   }
 
-  /** Records the request once `outgoing` is closed (at once if it is), with what `observed` says then. */
-  recordOnClose(outgoing: ServerResponse, method: string, startedAt: number, observed: () => Observed): void {
-    const done = () => {
-      const { route, upstreamMs } = observed();
-      this.record(route, method, outgoing.headersSent ? outgoing.statusCode : CLIENT_CLOSED, startedAt, upstreamMs);
-    };
+  /** Records the request once `outgoing` is closed (at once if it is); the upstream's time is read from `proxied` then. */
+  recordOnClose(outgoing: ServerResponse, method: string, startedAt: number, route: string, proxied: Proxied | undefined): void {
+    const done = () => this.record(route, method, outgoing.headersSent ? outgoing.statusCode : CLIENT_CLOSED, startedAt, proxied?.upstreamMs);
     // A short proxied answer can be complete before its handler's promise settles.
     if (outgoing.closed) done();
     else outgoing.once('close', done);
@@ -63,14 +53,11 @@ export function observe(observer: RequestObserver): MiddlewareHandler<AppEnv> {
   return async function observeRequest(c, next) {
     const startedAt = observer.arrived();
     await next();
-    const observed = (): Observed => ({ route: c.get('route') ?? routePath(c, -1), upstreamMs: c.get('proxied')?.upstreamMs });
+    const route = c.get('route') ?? routePath(c, -1);
+    const proxied = c.get('proxied');
     const outgoing = c.env?.outgoing;
-    if (!outgoing) {
-      const { route, upstreamMs } = observed();
-      observer.record(route, c.req.method, c.res.status, startedAt, upstreamMs);
-      return;
-    }
-    observer.recordOnClose(outgoing, c.req.method, startedAt, observed);
+    if (outgoing) observer.recordOnClose(outgoing, c.req.method, startedAt, route, proxied);
+    else observer.record(route, c.req.method, c.res.status, startedAt, proxied?.upstreamMs);
   };
 }
 

@@ -57,6 +57,23 @@ describe('/metrics', () => {
     expect(after).toContain('budget_gateway_circuit_state 0');
   });
 
+  it('records the overhead of a streamed request too, whose upstream time is known only once the stream has ended', async () => {
+    const before = await suite.gateway.metrics();
+    const streamed = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    // Chunks 20 ms apart: the stream ends well after the handler has passed the headers on.
+    const res = await request(`${suite.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${suite.tenant.key}`, 'content-type': 'application/json', 'x-sim-chunks': '5', 'x-sim-chunk-delay-ms': '20' },
+      body: streamed,
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    const after = await suite.gateway.metrics();
+    const delta = (series: string) => sample(after, series) - sample(before, series);
+    expect(delta('budget_gateway_upstream_duration_seconds_count{route="/v1/chat/completions"}')).toBe(1);
+    expect(delta('budget_gateway_overhead_seconds_count')).toBe(1);
+  });
+
   it('passes promtool check metrics (Node default nodejs_active_*_total gauges aside)', async (ctx) => {
     if (!hasPromtool()) {
       if (process.env.CI) throw new Error('promtool is missing: .ci/run installs it (apt-get install prometheus)');
