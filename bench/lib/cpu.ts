@@ -108,3 +108,66 @@ export class CpuWindow {
     }
   }
 }
+
+/** What a thread of a target process is: its main thread, a thread at idle scheduling class, or another. */
+export type ThreadKind = 'main' | 'idle' | 'other';
+export const THREAD_KINDS: readonly ThreadKind[] = ['main', 'idle', 'other'];
+
+/** Linux's SCHED_IDLE, the class the gateway puts its ledger writer's thread in (src/threads.ts). */
+const SCHED_IDLE = 5;
+
+/**
+ * Samples one process's CPU time per thread at two moments (Linux /proc/<pid>/task); `perRequest`
+ * turns the difference into µs/request by kind of thread: the main thread (the event loop), the
+ * threads at idle scheduling class (the embedded database's, or the Redis ledger consumer's), and
+ * the others (V8's GC helpers, libuv's pool). Threads that came or went in between are left out.
+ */
+export class ThreadWindow {
+  #start = new Map<number, number>();
+  #end = new Map<number, number>();
+  #kinds = new Map<number, ThreadKind>();
+
+  constructor(private readonly pid: number) {}
+
+  start(): void {
+    this.#start = this.#sample();
+  }
+
+  end(): void {
+    this.#end = this.#sample();
+  }
+
+  perRequest(requests: number): Record<ThreadKind, number> {
+    const out: Record<ThreadKind, number> = { main: 0, idle: 0, other: 0 };
+    for (const [tid, end] of this.#end) {
+      const start = this.#start.get(tid);
+      if (start !== undefined) out[this.#kinds.get(tid)!] += end - start;
+    }
+    for (const kind of THREAD_KINDS) out[kind] = requests > 0 ? (out[kind] * 1e6) / CLK_TCK / requests : Number.NaN;
+    return out;
+  }
+
+  #sample(): Map<number, number> {
+    const ticks = new Map<number, number>();
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${this.pid}/task`);
+    } catch {
+      return ticks;
+    }
+    for (const entry of tids) {
+      const tid = Number(entry);
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${this.pid}/task/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // gone since the listing
+      }
+      // As in cpuTicks: fields after comm's closing parenthesis, from field 3; policy is field 41.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(tid, Number(rest[11]) + Number(rest[12]));
+      this.#kinds.set(tid, tid === this.pid ? 'main' : Number(rest[38]) === SCHED_IDLE ? 'idle' : 'other');
+    }
+    return ticks;
+  }
+}

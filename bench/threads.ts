@@ -1,0 +1,129 @@
+// Benchmark: where each target's CPU per request goes, thread by thread, with the targets measured
+// in interleaved rounds in front of one simulator (the machine's drift then hits every target in a
+// round alike). Threads: the main one (the event loop), those at idle scheduling class (the
+// embedded database's, the Redis ledger consumer's), the others (V8's GC helpers, libuv's pool).
+// Also the throughput ratio to plain in the same round: what enforcement costs.
+// Usage: npm run bench:threads -- [--targets plain,embedded,redis] [--rounds 6] [--duration 3] [--concurrency 64]
+
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CpuWindow, STORE_PROCESSES, THREAD_KINDS, ThreadWindow, pidsNamed, type ThreadKind } from './lib/cpu.js';
+import { runLoad } from './lib/load.js';
+import { CHAT } from './lib/scenarios.js';
+import { median } from './lib/stats.js';
+import { runBench, shutdown, startTargets, TARGETS, type Target } from './lib/targets.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Targets with a thread layout of ours (direct is the simulator; Portkey is not ours). */
+const MEASURABLE: readonly Target[] = ['bare', 'plain', 'embedded', 'redis'];
+
+const { values } = parseArgs({ options: { targets: { type: 'string' }, rounds: { type: 'string' }, duration: { type: 'string' }, concurrency: { type: 'string' } } });
+const targets = (values.targets ?? 'plain,embedded,redis').split(',').map((t) => t.trim()) as Target[];
+const rounds = Number(values.rounds ?? 6);
+const durationS = Number(values.duration ?? 3);
+const concurrency = Number(values.concurrency ?? 64);
+
+interface Round {
+  round: number;
+  target: Target;
+  rps: number;
+  /** CPU µs per request by kind of thread, and the process's total. */
+  cpu: Record<ThreadKind | 'total', number>;
+  /** Redis's and PostgreSQL's processes, µs per request (every target; only redis uses them). */
+  stores: number;
+  /** req/s ÷ plain's in the same round, when plain is measured. */
+  ofPlain: number | null;
+}
+
+async function main(): Promise<void> {
+  const unknown = targets.filter((t) => !MEASURABLE.includes(t));
+  if (unknown.length > 0 || targets.length === 0) throw new Error(`--targets: expected some of ${MEASURABLE.join(',')}, got ${values.targets}`);
+  if (!Number.isInteger(rounds) || rounds < 2) throw new Error('--rounds: expected an integer of at least 2 (the first round is a warm-up)');
+  if (!(durationS > 0) || !Number.isInteger(concurrency) || concurrency < 1) throw new Error('--duration and --concurrency: expected positive numbers');
+
+  const started = await startTargets({ root: ROOT, host: '127.0.0.1', timeoutMs: 60_000 }, console.log, { only: targets });
+  const running = TARGETS.filter((t) => targets.includes(t) && started.children.has(t));
+  for (const t of targets.filter((t) => !running.includes(t))) console.log(`[bench:threads] ${t} skipped: ${started.skipped[t] ?? 'did not start'}`);
+  const body = JSON.stringify(CHAT);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${started.apiKey}` };
+  console.log(`[bench:threads] ${running.join(', ')}: c=${concurrency}, ${rounds} rounds of ${durationS} s each, order rotating; round 1 is a warm-up`);
+
+  const all: Round[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    // Rotated each round, so no target is always measured first (or right after the same one).
+    const order = running.map((_, i) => running[(i + round - 1) % running.length]!);
+    const inRound: Round[] = [];
+    for (const target of order) {
+      const child = started.children.get(target)!;
+      const threads = new ThreadWindow(child.process.pid!);
+      const stores = new CpuWindow({ stores: pidsNamed(STORE_PROCESSES) });
+      const result = await runLoad({
+        origin: child.url,
+        path: '/v1/chat/completions',
+        body,
+        headers,
+        concurrency,
+        warmupMs: 500,
+        durationMs: durationS * 1000,
+        onWindowStart: () => {
+          threads.start();
+          stores.start();
+        },
+        onWindowEnd: () => {
+          threads.end();
+          stores.end();
+        },
+      });
+      if (result.errorRate > 0.01) throw new Error(`${target}: ${(result.errorRate * 100).toFixed(1)}% errors: ${result.errorSamples.join('; ')}`);
+      const byKind = threads.perRequest(result.requests);
+      const total = THREAD_KINDS.reduce((sum, k) => sum + byKind[k], 0);
+      inRound.push({ round, target, rps: result.rps, cpu: { ...byKind, total }, stores: stores.perRequest('stores', result.requests) ?? Number.NaN, ofPlain: null });
+    }
+    const plain = inRound.find((r) => r.target === 'plain');
+    for (const r of inRound) {
+      r.ofPlain = plain === undefined ? null : r.rps / plain.rps;
+      all.push(r);
+      console.log(`[bench:threads] round ${round} ${r.target}: ${Math.round(r.rps)} req/s, CPU µs/req ${describe(r)}`);
+    }
+  }
+  await shutdown();
+
+  const measured = all.filter((r) => r.round > 1);
+  const cell = (xs: number[]): string => {
+    const ok = xs.filter(Number.isFinite);
+    if (ok.length === 0) return '—';
+    return `${fmt(median(ok))} (${fmt(Math.min(...ok))}–${fmt(Math.max(...ok))})`;
+  };
+  const rows = running.map((t) => {
+    const rs = measured.filter((r) => r.target === t);
+    const col = (f: (r: Round) => number | null) => cell(rs.map((r) => f(r) ?? Number.NaN));
+    return `| ${t} | ${col((r) => r.rps)} | ${col((r) => r.ofPlain)} | ${col((r) => r.cpu.main)} | ${col((r) => r.cpu.other)} | ${col((r) => r.cpu.idle)} | ${col((r) => r.cpu.total)} | ${col((r) => r.stores)} |`;
+  });
+  const date = new Date().toISOString().slice(0, 10);
+  const md =
+    `# budget-gateway threads bench ${date}\n\n` +
+    `c=${concurrency}, ${rounds} rounds of ${durationS} s per target, order rotating each round; median (min–max) over rounds 2–${rounds}. ` +
+    `CPU per request from /proc/<pid>/task/*/stat: the main thread, the other threads (V8's GC helpers, libuv's pool), the threads at idle scheduling class ` +
+    `(the embedded database's, the Redis ledger consumer's), the whole process; Redis's and PostgreSQL's processes apart.\n\n` +
+    `| target | req/s | ÷ plain (same round) | main thread µs/req | other threads | idle-class threads | process | Redis + PostgreSQL |\n` +
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}\n\n` +
+    `Every round:\n\n| round | target | req/s | CPU µs/req |\n| ---: | --- | ---: | --- |\n` +
+    all.map((r) => `| ${r.round} | ${r.target} | ${Math.round(r.rps)} | ${describe(r)} |`).join('\n') +
+    '\n';
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  writeFileSync(`${dir}threads-${date}.md`, md);
+  writeFileSync(`${dir}threads-${date}.json`, JSON.stringify({ date, concurrency, durationS, rounds, targets: running, measurements: all }, null, 2));
+  console.log(`\n${md}\n[bench:threads] wrote bench/results/threads-${date}.md and .json`);
+}
+
+function describe(r: Round): string {
+  const stores = r.target === 'redis' ? `, Redis + PostgreSQL ${fmt(r.stores)}` : '';
+  return `main ${fmt(r.cpu.main)}, other ${fmt(r.cpu.other)}, idle-class ${fmt(r.cpu.idle)}, process ${fmt(r.cpu.total)}${stores}`;
+}
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? (Math.abs(n) < 10 ? n.toFixed(2) : String(Math.round(n))) : '—';
+}
+
+await runBench('bench:threads', main);
