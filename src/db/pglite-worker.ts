@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { kernelThreadId } from '../threads.js';
+import { openDurablePglite } from './pglite-durable.js';
 import { NamedStatements } from './pglite-statements.js';
 import type { Reply, Request } from './pglite-thread.js';
 
@@ -23,7 +24,7 @@ interface OpenTransaction {
 const open = new Map<number, OpenTransaction>();
 const identity = (value: unknown): unknown => value;
 
-const db = await PGlite.create(dataDir).catch((err: unknown) => {
+const db = await openDurablePglite(dataDir).catch((err: unknown) => {
   // Nothing else is listened to then: the thread ends once this is sent.
   reply({ id: 0, ok: false, error: describe(err) });
   return undefined;
