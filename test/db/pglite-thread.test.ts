@@ -21,6 +21,12 @@ describe('the embedded database in its own thread', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('opens the database durable: fsync on, the WAL synced by fsync (see pglite-durable.test.ts)', async () => {
+    const setting = async (name: string) => ((await thread.query(`show ${name}`)).rows[0] as Record<string, string>)[name];
+    expect(await setting('fsync')).toBe('on');
+    expect(await setting('wal_sync_method')).toBe('fsync');
+  });
+
   it('answers queries with parameters, as objects or arrays, keeping the types drizzle asks for as text', async () => {
     await thread.query('insert into t values ($1, $2, $3)', [1, '2026-11-23T10:00:00Z', 'a "quoted" note']);
     const objects = await thread.query('select id, note from t where id = $1', [1]);
