@@ -10,7 +10,8 @@ export interface BatchWriterOptions {
  * The ledger path without Redis: settled usage queues in memory and is written to the database
  * in batches every `intervalMs`. A failed write keeps the batch and retries with back-off, so a
  * database outage delays rows but drops none while the process lives; what a crash can lose is
- * at most one interval of usage (with Redis, the stream closes that gap).
+ * what waits for the next tick and the batch being written, about one interval of usage (with
+ * Redis, the stream closes that gap; test/chaos/embedded-crash.test.ts).
  *
  * Each tick writes what has gathered, in statements of at most `maxBatch`, and goes on only
  * while a full statement's worth is waiting: what settles during a write waits for the next tick.
