@@ -119,8 +119,9 @@ describe.skipIf(!url)(`SIGKILL of one of three gateway processes mid-stream${url
     proxy.stall();
     const doomed = `${hostname()}:${replicas[1]!.child.pid}`;
     await vi.waitFor(async () => expect((await pendingByConsumer())[doomed]).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
-    await vi.waitFor(() => expect(through(1, 0).some((s) => s.status === 200 && !s.complete && !s.cut)).toBe(true), { timeout: 5_000, interval: 5 });
     const pendingAtKill = (await pendingByConsumer())[doomed]!;
+    // The kill follows the sight of a stream under way within a poll (a stream lasts ~200 ms).
+    await vi.waitFor(() => expect(through(1, 0).some((s) => s.status === 200 && !s.complete && !s.cut)).toBe(true), { timeout: 5_000, interval: 5 });
     up[1] = false;
     await replicas[1]!.stop('SIGKILL');
     await vi.waitFor(() => expect(through(1, 0).some((s) => s.cut)).toBe(true), { timeout: 5_000 });

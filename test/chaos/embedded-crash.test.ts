@@ -27,7 +27,7 @@ import { spawnGateway, type GatewayProcess } from './support/gateway-process.js'
  * interval is 100 ms, and the database thread runs at idle priority on a machine the test
  * keeps busy, so it is given far longer. */
 const MARGIN_MS = 3_000;
-const WORKERS = 6;
+const WORKERS = 4;
 
 describe('SIGKILL of the embedded gateway under load', () => {
   let sim: SimLiteLLM;
