@@ -29,12 +29,18 @@ export function cpuTicks(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-  // Field 2 (comm) is in parentheses and may hold spaces; count fields after its closing one.
-  // Fields from 3 on: state(3) ... utime(14) stime(15), so utime is index 11 after the ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const rest = fieldsAfterComm(stat);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
+}
+
+/**
+ * The fields of a /proc stat line after field 2 (comm), which is in parentheses and may hold
+ * spaces: index 0 is field 3 (state), so utime (14) is index 11, stime 12, policy (41) 38.
+ */
+function fieldsAfterComm(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** Command names of the Redis server's and PostgreSQL's processes (its backends share the name). */
@@ -163,8 +169,7 @@ export class ThreadWindow {
       } catch {
         continue; // gone since the listing
       }
-      // As in cpuTicks: fields after comm's closing parenthesis, from field 3; policy is field 41.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const rest = fieldsAfterComm(stat);
       ticks.set(tid, Number(rest[11]) + Number(rest[12]));
       this.#kinds.set(tid, tid === this.pid ? 'main' : Number(rest[38]) === SCHED_IDLE ? 'idle' : 'other');
     }
