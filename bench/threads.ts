@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { CpuWindow, STORE_PROCESSES, THREAD_KINDS, ThreadWindow, pidsNamed, type ThreadKind } from './lib/cpu.js';
 import { runLoad } from './lib/load.js';
 import { CHAT } from './lib/scenarios.js';
-import { median } from './lib/stats.js';
+import { spread } from './lib/stats.js';
+import { cell, table, whole } from './lib/tables.js';
 import { runBench, shutdown, startTargets, TARGETS, type Target } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -90,15 +91,10 @@ async function main(): Promise<void> {
   await shutdown();
 
   const measured = all.filter((r) => r.round > 1);
-  const cell = (xs: number[]): string => {
-    const ok = xs.filter(Number.isFinite);
-    if (ok.length === 0) return '—';
-    return `${fmt(median(ok))} (${fmt(Math.min(...ok))}–${fmt(Math.max(...ok))})`;
-  };
   const rows = running.map((t) => {
     const rs = measured.filter((r) => r.target === t);
-    const col = (f: (r: Round) => number | null) => cell(rs.map((r) => f(r) ?? Number.NaN));
-    return `| ${t} | ${col((r) => r.rps)} | ${col((r) => r.ofPlain)} | ${col((r) => r.cpu.main)} | ${col((r) => r.cpu.other)} | ${col((r) => r.cpu.idle)} | ${col((r) => r.cpu.total)} | ${col((r) => r.stores)} |`;
+    const col = (f: (r: Round) => number | null) => cell(spread(rs.map(f)), fmt);
+    return [t, col((r) => r.rps), col((r) => r.ofPlain), col((r) => r.cpu.main), col((r) => r.cpu.other), col((r) => r.cpu.idle), col((r) => r.cpu.total), col((r) => r.stores)];
   });
   const date = new Date().toISOString().slice(0, 10);
   const md =
@@ -106,10 +102,8 @@ async function main(): Promise<void> {
     `c=${concurrency}, ${rounds} rounds of ${durationS} s per target, order rotating each round; median (min–max) over rounds 2–${rounds}. ` +
     `CPU per request from /proc/<pid>/task/*/stat: the main thread, the other threads (V8's GC helpers, libuv's pool), the threads at idle scheduling class ` +
     `(the embedded database's, the Redis ledger consumer's), the whole process; Redis's and PostgreSQL's processes apart.\n\n` +
-    `| target | req/s | ÷ plain (same round) | main thread µs/req | other threads | idle-class threads | process | Redis + PostgreSQL |\n` +
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}\n\n` +
-    `Every round:\n\n| round | target | req/s | CPU µs/req |\n| ---: | --- | ---: | --- |\n` +
-    all.map((r) => `| ${r.round} | ${r.target} | ${Math.round(r.rps)} | ${describe(r)} |`).join('\n') +
+    `${table(['target', 'req/s', '÷ plain (same round)', 'main thread µs/req', 'other threads', 'idle-class threads', 'process', 'Redis + PostgreSQL'], rows)}\n\n` +
+    `Every round:\n\n${table(['round', 'target', 'req/s', 'CPU µs/req'], all.map((r) => [String(r.round), r.target, whole(r.rps), describe(r)]), 2)}` +
     '\n';
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   writeFileSync(`${dir}threads-${date}.md`, md);
