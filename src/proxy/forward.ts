@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
@@ -12,6 +11,7 @@ import type { Breaker } from './breaker.js';
 import { ClientClosedError, Exchange, type ExchangeEnd } from './exchange.js';
 import { headerValue, upstreamHeaders } from './headers.js';
 import { readRequestBody, type RequestBody } from './request-body.js';
+import { newRequestId } from './request-id.js';
 import { isPlainPath, type ProxyRoute } from './routes.js';
 import { upstreamBody } from './upstream-body.js';
 import { upstreamFailure, type Upstream } from './upstream.js';
@@ -54,12 +54,7 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): ProxyHandler {
   const upstreamDuration = histogramChildren(deps.metrics.upstreamDuration)(route.label);
 
   return async function proxy(incoming, outgoing, proxied) {
-    const requestId = randomUUID();
-    // randomUUID answers with a tree of 20 concatenated pieces; reading a character flattens it
-    // in place. Kept as a tree, as the in-process store's key for this request's reservation (a
-    // map that gains and loses an entry per request), V8 promoted 9x more per scavenge in a loop
-    // shaped like that map (bench/README.md, "What each change bought").
-    requestId.charCodeAt(0);
+    const requestId = newRequestId();
     const clientRequestId = headerValue(incoming.rawHeaders, 'x-request-id');
     const responseRequestId = clientRequestId ?? requestId;
     proxied.responseRequestId = responseRequestId;

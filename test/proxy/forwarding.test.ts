@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { SimRequestInfo } from '../../src/sim/litellm.js';
 import { withSimAndGateway } from '../support/gateway.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A UUID of version 7 (RFC 9562): time-ordered, so the ledger's primary key grows at one edge. */
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const suite = withSimAndGateway();
 /** Headers of a raw request from the suite's tenant. */
@@ -137,10 +138,14 @@ describe('forwarding rules', () => {
   it('gives each request a new id, sent upstream as x-litellm-call-id and returned as x-request-id', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 3; i++) {
+      const sent = Date.now();
       const res = await request(`${suite.gateway.url}/v1/models`, { headers: authed() });
       await res.body.dump();
       const id = res.headers['x-request-id'] as string;
-      expect(id).toMatch(UUID);
+      expect(id).toMatch(UUID_V7);
+      const madeAt = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+      expect(madeAt).toBeGreaterThanOrEqual(sent);
+      expect(madeAt).toBeLessThanOrEqual(Date.now());
       expect(lastUpstreamRequest().headers['x-litellm-call-id']).toBe(id);
       ids.add(id);
     }
@@ -153,7 +158,7 @@ describe('forwarding rules', () => {
     });
     await res.body.dump();
     expect(res.headers['x-request-id']).toBe('client-abc-123');
-    expect(lastUpstreamRequest().headers['x-litellm-call-id']).toMatch(UUID);
+    expect(lastUpstreamRequest().headers['x-litellm-call-id']).toMatch(UUID_V7);
   });
 
   it('strips hop-by-hop headers and asks the upstream for identity encoding', async () => {
