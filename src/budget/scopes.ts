@@ -33,7 +33,7 @@ export type LedgerScope =
   | { readonly kind: 'global' }
   | { readonly kind: 'tenant'; readonly tenantId: string }
   | { readonly kind: 'model'; readonly tenantId: string; readonly model: string }
-  | { readonly kind: 'key'; readonly keyId: string };
+  | { readonly kind: 'key'; readonly tenantId: string; readonly keyId: string };
 
 /** A budget's configuration on its own period grid (the tenant's, or the global one). */
 export interface PeriodicLimit {
@@ -105,7 +105,7 @@ export function tenantScopes(tenant: TenantLimits, nowMs: number, models: readon
 /** A key's own budget, in its tenant's period and with its tenant's thresholds. */
 export function keyScope(tenant: TenantLimits, keyId: string, maxBudgetMicros: number, nowMs: number): ScopedBudget {
   const period = currentPeriod(tenant.period, tenant.duration, nowMs, tenant.anchorMs);
-  return scoped(`key:${keyId}`, 'usd', `key:${keyId}:${period.startMs}:usd`, maxBudgetMicros, tenant, period, { kind: 'key', keyId });
+  return scoped(`key:${keyId}`, 'usd', `key:${keyId}:${period.startMs}:usd`, maxBudgetMicros, tenant, period, { kind: 'key', tenantId: tenant.tenantId, keyId });
 }
 
 /** The key of a tenant's bucket for the period starting at `periodStartMs`. */

@@ -153,14 +153,20 @@ export async function periodSpends(
  */
 export async function ledgerTotal(db: Db, scope: LedgerScope, unit: Unit, period: Period): Promise<number> {
   const name = `ledger_total_${scope.kind}_${unit}`;
-  const [row] = await prepared(db, name, () =>
-    db
-      .select({ total: TOTALS[unit] })
-      .from(usageLedger)
-      .where(ROWS_OF[scope.kind])
-      .prepare(name),
-  ).execute({ ...scope, start: new Date(period.startMs).toISOString(), end: new Date(period.endMs).toISOString() });
+  const [row] = await prepared(db, name, () => ledgerTotalQuery(db, scope.kind, unit).prepare(name)).execute({
+    ...scope,
+    start: new Date(period.startMs).toISOString(),
+    end: new Date(period.endMs).toISOString(),
+  });
   return row?.total ?? 0;
+}
+
+/**
+ * The query behind `ledgerTotal`, its values left as placeholders named after the scope's fields
+ * and `start`, `end` (tests read its plan: each scope's rows must be found by an index).
+ */
+export function ledgerTotalQuery(db: Db, kind: LedgerScope['kind'], unit: Unit) {
+  return db.select({ total: TOTALS[unit] }).from(usageLedger).where(ROWS_OF[kind]);
 }
 
 const TOTALS: Record<Unit, SQL<number>> = {
@@ -172,7 +178,13 @@ const TOTALS: Record<Unit, SQL<number>> = {
 /** A scope's rows in the period starting at `start` (the global cap's: created in [start, end)). */
 const ROWS_OF: Record<LedgerScope['kind'], SQL | undefined> = {
   global: and(gte(usageLedger.createdAt, sql.placeholder('start')), lt(usageLedger.createdAt, sql.placeholder('end'))),
-  key: and(eq(usageLedger.keyId, sql.placeholder('keyId')), eq(usageLedger.periodStartedAt, sql.placeholder('start'))),
+  // A key's rows are all its tenant's: the tenant and period lead, so the key's rows are found
+  // by the index on (tenant_id, period_started_at, key_id), the ledger's one index for periods.
+  key: and(
+    eq(usageLedger.tenantId, sql.placeholder('tenantId')),
+    eq(usageLedger.periodStartedAt, sql.placeholder('start')),
+    eq(usageLedger.keyId, sql.placeholder('keyId')),
+  ),
   tenant: and(eq(usageLedger.tenantId, sql.placeholder('tenantId')), eq(usageLedger.periodStartedAt, sql.placeholder('start'))),
   model: and(
     eq(usageLedger.tenantId, sql.placeholder('tenantId')),

@@ -90,10 +90,12 @@ export const usageLedger = pgTable(
     createdAt: time('created_at').notNull(),
   },
   (t) => [
-    index('usage_ledger_tenant_period_idx').on(t.tenantId, t.periodStartedAt),
+    // A tenant's period (its counters rebuilt, its model budgets', the reset job's old spend) and,
+    // since a key's rows are all its tenant's, a key's period too: one index where there were two,
+    // a ledger row 1.3-1.7 µs cheaper to write (bench/README.md, "What each change bought").
+    index('usage_ledger_tenant_period_key_idx').on(t.tenantId, t.periodStartedAt, t.keyId),
     index('usage_ledger_tenant_created_idx').on(t.tenantId, t.createdAt),
-    // Rebuilding key and global counters from the ledger (CONTRACT section 11).
-    index('usage_ledger_key_period_idx').on(t.keyId, t.periodStartedAt),
+    // Rebuilding the global counter from the ledger (CONTRACT section 11).
     index('usage_ledger_created_idx').on(t.createdAt),
   ],
 );

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql, type Placeholder } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { recordCrossing, type Crossing } from '../../src/db/alerts.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
 import type { LedgerScope, Unit } from '../../src/budget/scopes.js';
-import { insertLedgerEvents, ledgerTotal, periodSpend, writeLedgerEvents, type LedgerRow } from '../../src/db/ledger.js';
+import { insertLedgerEvents, ledgerTotal, ledgerTotalQuery, periodSpend, writeLedgerEvents, type LedgerRow } from '../../src/db/ledger.js';
 import { activeOverride } from '../../src/db/overrides.js';
 import { auditLog, budgetOverrides, notificationOutbox, usageLedger, type NewBudgetOverride } from '../../src/db/schema.js';
-import { forEachDatabase } from '../support/databases.js';
+import { forEachDatabase, rowsOf } from '../support/databases.js';
 import { usageEventOf } from '../support/ledger.js';
 import { tenantId } from '../support/tenants.js';
 
@@ -164,9 +164,9 @@ forEachDatabase('budget records', (t) => {
         [{ kind: 'model', tenantId: a, model: 'gpt-4o' }, 'usd', 50_100],
         [{ kind: 'model', tenantId: b, model: 'gpt-4o' }, 'usd', 3],
         [{ kind: 'model', tenantId: a, model: 'gpt-4o-mini' }, 'requests', 1],
-        [{ kind: 'key', keyId: 'key_a1' }, 'usd', 50_100],
-        [{ kind: 'key', keyId: 'key_b' }, 'tokens', 11],
-        [{ kind: 'key', keyId: 'key_a2' }, 'requests', 1],
+        [{ kind: 'key', tenantId: a, keyId: 'key_a1' }, 'usd', 50_100],
+        [{ kind: 'key', tenantId: b, keyId: 'key_b' }, 'tokens', 11],
+        [{ kind: 'key', tenantId: a, keyId: 'key_a2' }, 'requests', 1],
         [{ kind: 'global' }, 'usd', 4_123],
         [{ kind: 'global' }, 'tokens', 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8],
         [{ kind: 'global' }, 'requests', 4],
@@ -177,6 +177,31 @@ forEachDatabase('budget records', (t) => {
       }
       // The next day holds only the late row of tenant a.
       expect(await ledgerTotal(t.db, { kind: 'global' }, 'usd', { startMs: period.endMs, endMs: period.endMs + 86_400_000 })).toBe(50_000);
+    });
+
+    it("finds every scope's rows through an index led by the scope's own columns", async () => {
+      // The ledger only grows: a counter rebuilt from it must not read the whole table. With
+      // sequential scans off, the planner still falls back to one, or to walking a whole index
+      // with the condition as a filter, when no index leads with the right columns.
+      const values: Record<string, string> = { tenantId: tenantId(), keyId: 'key_x', model: 'gpt-4o', start: '2031-03-01T00:00:00Z', end: '2031-03-02T00:00:00Z' };
+      const expected: [LedgerScope['kind'], string, string[]][] = [
+        ['tenant', 'usage_ledger_tenant_period_key_idx', ['tenant_id', 'period_started_at']],
+        ['model', 'usage_ledger_tenant_period_key_idx', ['tenant_id', 'period_started_at']],
+        ['key', 'usage_ledger_tenant_period_key_idx', ['tenant_id', 'period_started_at', 'key_id']],
+        ['global', 'usage_ledger_created_idx', ['created_at']],
+      ];
+      for (const [kind, index, columns] of expected) {
+        const query = ledgerTotalQuery(t.db, kind, 'usd').toSQL();
+        const inlined = query.sql.replace(/\$(\d+)/g, (_, n: string) => `'${values[(query.params[Number(n) - 1] as Placeholder).name]!}'`);
+        const plan = await t.db.transaction(async (tx) => {
+          await tx.execute(sql`set local enable_seqscan = off`);
+          return rowsOf<{ 'QUERY PLAN': string }>(tx, sql.raw(`explain ${inlined}`));
+        });
+        const lines = plan.map((line) => line['QUERY PLAN']);
+        expect(lines.join('\n'), kind).toContain(index);
+        const conditions = lines.filter((line) => line.includes('Index Cond:')).join(' ');
+        for (const column of columns) expect(conditions, `${kind}: ${lines.join('\n')}`).toContain(column);
+      }
     });
 
     it('writes a batch of thousands of rows as one statement', async () => {

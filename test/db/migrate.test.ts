@@ -7,7 +7,7 @@ import type { Db } from '../../src/db/client.js';
 import { defaultMigrationsFolder, migrateDown, migrateUp } from '../../src/db/migrate.js';
 import { forEachDatabase, rowsOf } from '../support/databases.js';
 
-const MIGRATIONS = ['0000_init', '0001_operations', '0002_budget_scopes'];
+const MIGRATIONS = ['0000_init', '0001_operations', '0002_budget_scopes', '0003_ledger_index_merge'];
 
 const TABLES = [
   'alert_history',
