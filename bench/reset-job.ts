@@ -16,14 +16,13 @@ import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, resetDueTenants } from '../src
 import { createLogger } from '../src/logger.js';
 import { MemorySpendStore } from '../src/store/memory.js';
 import { Cleanups, DEFAULT_DATABASE_URL, redact } from './lib/fixtures.js';
+import { runScript, UsageError } from './lib/options.js';
 import { writeResults } from './lib/report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const TARGET_MS = 5_000;
 const DAY_MS = 86_400_000;
-
-class UsageError extends Error {}
 
 function readOptions() {
   const { values } = parseArgs({
@@ -145,13 +144,4 @@ async function main(): Promise<number> {
   return correct ? 0 : 1;
 }
 
-try {
-  process.exitCode = await main();
-} catch (err) {
-  const code = (err as { code?: unknown }).code;
-  if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) console.error(`[bench:reset] ${(err as Error).message}`);
-  else console.error('[bench:reset] failed:', err);
-  process.exitCode = 2;
-} finally {
-  await cleanups.runAll();
-}
+await runScript('bench:reset', main, () => cleanups.runAll());

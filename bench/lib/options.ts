@@ -7,6 +7,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * Runs a bench script's `main` and sets the exit code: `main`'s own (0 by default), or 2 after an
+ * error, a usage error told in one line under the script's `tag`. `cleanup` runs in every case.
+ */
+export async function runScript(tag: string, main: () => Promise<number | void>, cleanup: () => Promise<void>): Promise<void> {
+  try {
+    process.exitCode = (await main()) ?? 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) console.error(`[${tag}] ${(err as Error).message}`);
+    else console.error(`[${tag}] failed:`, err);
+    process.exitCode = 2;
+  } finally {
+    await cleanup();
+  }
+}
+
 export const SCENARIO_IDS = ['concurrency', 'rate', 'stream', 'body', 'tenants'] as const;
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
