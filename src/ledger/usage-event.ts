@@ -43,14 +43,31 @@ export function encodeUsage(r: UsageRecord): string {
   const event =
     `{"request_id":${text(r.requestId)},"client_request_id":${text(r.clientRequestId)},"tenant_id":${text(r.tenantId)},` +
     `"key_id":${text(r.keyId)},"model":${text(r.model)},"endpoint":${text(r.endpoint)},"status":${r.status},` +
-    `"prompt_tokens":${r.promptTokens},"completion_tokens":${r.completionTokens},"cost_micros":${r.costMicros},` +
+    `"prompt_tokens":${int4(r.promptTokens)},"completion_tokens":${int4(r.completionTokens)},"cost_micros":${r.costMicros},` +
     `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAtMs)}","created_at":"${createdIso(r.createdAtMs)}"}`;
   event.charCodeAt(0);
   return event;
 }
 
+/**
+ * An event the ledger table refuses would fail its batch on every retry, and every event behind
+ * it would wait: the ledger would stall for everyone. So what the table cannot hold is made
+ * storable here. PostgreSQL's text holds no NUL character and no lone UTF-16 surrogate (a JSON
+ * body may name its model "gpt\u0000" or "gpt\ud800" and the upstream still serve it): each
+ * becomes U+FFFD, the replacement character. Token counts are 32-bit integers there: an upstream
+ * reporting more (2^31 tokens and up) is stored as the largest.
+ */
+const NOT_STORABLE = /[\u0000\ud800-\udfff]/;
+const UNSTORABLE_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const INT4_MAX = 2 ** 31 - 1;
+
 function text(value: string | null): string {
-  return value === null ? 'null' : JSON.stringify(value);
+  if (value === null) return 'null';
+  return JSON.stringify(NOT_STORABLE.test(value) ? value.replace(UNSTORABLE_CHARACTERS, '\ufffd') : value);
+}
+
+function int4(n: number): number {
+  return n > INT4_MAX ? INT4_MAX : n;
 }
 
 /**

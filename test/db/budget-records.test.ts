@@ -101,6 +101,15 @@ forEachDatabase('budget records', (t) => {
       expect(new Set(stored.map((r) => JSON.stringify(r)))).toEqual(new Set(rows.map((r) => JSON.stringify(r))));
     });
 
+    it('stores every event the gateway encodes: NUL and lone surrogates in text, token counts past 2^31', async () => {
+      // One event the table refused would fail its batch on every retry (see encodeUsage).
+      const tenant = tenantId();
+      const odd = row(tenant, { clientRequestId: 'a\u0000b', model: 'gpt-\ud800\u0000\udc00-😀', promptTokens: 2 ** 31, completionTokens: 2 ** 40 });
+      expect(await writeLedgerEvents(t.database, [usageEventOf(odd), usageEventOf(row(tenant))])).toBe(2);
+      const [stored] = await t.db.select().from(usageLedger).where(eq(usageLedger.requestId, odd.requestId));
+      expect(stored).toMatchObject({ clientRequestId: 'a\ufffdb', model: 'gpt-\ufffd\ufffd\ufffd-😀', promptTokens: 2 ** 31 - 1, completionTokens: 2 ** 31 - 1 });
+    });
+
     it('counts a replayed request once when it comes back in a batch of new ones, and writes the new ones', async () => {
       const tenant = tenantId();
       const [a, b, c, d, e] = [row(tenant), row(tenant), row(tenant), row(tenant), row(tenant)];

@@ -143,6 +143,20 @@ forEachStore('what a request costs, and where it is recorded', (store) => {
     });
   }
 
+  it('records a request whose model PostgreSQL cannot store as written, and the ledger goes on behind it', async () => {
+    // JSON lets a body name its model with a NUL or a lone surrogate, and an upstream may serve
+    // it; PostgreSQL's text holds neither. Stored as written, that event would fail its batch on
+    // every retry and hold back every event after it.
+    const tenant = await gateway.createTenant();
+    const client = gateway.client({ apiKey: tenant.key });
+    for (const model of ['gpt-4o-mini\u0000x', 'gpt-\ud800mini', 'gpt-4o-mini']) {
+      await client.chat.completions.create({ ...chat, model });
+    }
+    const rows = await waitForLedgerRows(gateway.db, tenant.tenantId, 3);
+    expect(rows.map((r) => r.model).sort()).toEqual(['gpt-4o-mini', 'gpt-4o-mini\ufffdx', 'gpt-\ufffdmini']);
+    expect(rows.every((r) => r.costMicros === 11)).toBe(true);
+  });
+
   it('charges every request that reuses an x-request-id, keeping the id on each ledger row', async () => {
     const tenant = await gateway.createTenant();
     const client = gateway.client({ apiKey: tenant.key });

@@ -4,18 +4,26 @@ import { USAGE_EVENT_COLUMNS, encodeUsage, type UsageRecord } from '../../src/le
 
 const SOURCES = ['response_header', 'stream_usage', 'price_table', 'estimate'] as const;
 
-/** What the ledger's `json_to_recordset` reads: the record keyed by column name. */
+/**
+ * Text as PostgreSQL can hold it: no NUL, no lone surrogate; each becomes U+FFFD. Written here
+ * with the engine's own `toWellFormed` (ES2024), not the regular expressions the encoder uses.
+ */
+function storable(s: string | null): string | null {
+  return s === null ? null : (s as unknown as { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\ufffd');
+}
+
+/** What the ledger's `json_to_recordset` reads: the record keyed by column name, made storable. */
 function reference(r: UsageRecord): unknown {
   return {
     request_id: r.requestId,
-    client_request_id: r.clientRequestId,
-    tenant_id: r.tenantId,
-    key_id: r.keyId,
-    model: r.model,
-    endpoint: r.endpoint,
+    client_request_id: storable(r.clientRequestId),
+    tenant_id: storable(r.tenantId),
+    key_id: storable(r.keyId),
+    model: storable(r.model),
+    endpoint: storable(r.endpoint),
     status: r.status,
-    prompt_tokens: r.promptTokens,
-    completion_tokens: r.completionTokens,
+    prompt_tokens: Math.min(r.promptTokens, 2 ** 31 - 1),
+    completion_tokens: Math.min(r.completionTokens, 2 ** 31 - 1),
     cost_micros: r.costMicros,
     cost_source: r.costSource,
     period_started_at: new Date(r.periodStartedAtMs).toISOString(),
@@ -24,22 +32,27 @@ function reference(r: UsageRecord): unknown {
 }
 
 const epochMs = fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) });
+/** Any UTF-16: paired and lone surrogates, NUL and other control characters among the rest. */
+const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udc00', '\ud83d', '\ude00', 'a', '"', '\\') }));
+const tokens = fc.oneof(fc.nat(), fc.integer({ min: 2 ** 31 - 2, max: Number.MAX_SAFE_INTEGER }));
 
 describe('a usage event as it travels to the ledger', () => {
-  it('is exactly the JSON of the record keyed by column name, whatever the strings hold', () => {
+  it('is exactly the JSON of the record keyed by column name, whatever the strings hold, made storable', () => {
     fc.assert(
       fc.property(
         fc.record({
           requestId: fc.uuid(),
-          // Client-supplied: quotes, backslashes, control characters and any Unicode must survive.
-          clientRequestId: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
-          tenantId: fc.string({ unit: 'binary' }),
+          // Client-supplied: quotes, backslashes, control characters and any Unicode must survive;
+          // NUL and lone surrogates (PostgreSQL's text holds neither) become U+FFFD.
+          clientRequestId: fc.option(text, { nil: null }),
+          tenantId: text,
           keyId: fc.option(fc.string(), { nil: null }),
-          model: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
+          model: fc.option(text, { nil: null }),
           endpoint: fc.string(),
           status: fc.integer({ min: 100, max: 599 }),
-          promptTokens: fc.nat(),
-          completionTokens: fc.nat(),
+          // An upstream's counts, past PostgreSQL's integer too.
+          promptTokens: tokens,
+          completionTokens: tokens,
           costMicros: fc.maxSafeNat(),
           costSource: fc.constantFrom(...SOURCES),
           periodStartedAtMs: epochMs,
