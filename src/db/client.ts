@@ -5,6 +5,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import type { CopyColumn } from './copy-binary.js';
 import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
 
@@ -28,7 +29,7 @@ export interface Database {
   /** PostgreSQL only: where it is, for connections of another thread. */
   readonly connection?: PostgresConnection;
   /** PGlite only: a bulk load of JSON objects with COPY (see `PgliteThread.copyJson`). */
-  readonly copyJson?: (table: string, columns: readonly string[], json: string) => Promise<number>;
+  readonly copyJson?: (table: string, columns: readonly CopyColumn[], json: string) => Promise<number>;
   /** PGlite only: its thread at idle scheduling priority (see `PgliteThread.runAsBackground`). */
   readonly runAsBackground?: () => Promise<void>;
   /** Resolves when the database answers a query (for /readyz). */

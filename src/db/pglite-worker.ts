@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { kernelThreadId } from '../threads.js';
+import { binaryCopy } from './copy-binary.js';
 import { openDurablePglite } from './pglite-durable.js';
 import { NamedStatements } from './pglite-statements.js';
 import type { Reply, Request } from './pglite-thread.js';
@@ -95,34 +96,15 @@ async function run(db: PGlite, statements: NamedStatements, request: Request): P
       return null;
     }
     case 'copy': {
-      const csv = csvOf(JSON.parse(request.json) as Record<string, unknown>[], request.columns);
-      const names = request.columns.map(quoteName).join(', ');
-      const result = await db.query(`copy ${quoteName(request.table)} (${names}) from '/dev/blob' with (format csv)`, [], { blob: new Blob([csv]) });
+      const rows = binaryCopy(JSON.parse(request.json) as Record<string, unknown>[], request.columns);
+      const names = request.columns.map((c) => quoteName(c.name)).join(', ');
+      const result = await db.query(`copy ${quoteName(request.table)} (${names}) from '/dev/blob' with (format binary)`, [], { blob: new Blob([rows]) });
       return result.affectedRows;
     }
     case 'close':
       await db.close();
       return null;
   }
-}
-
-/**
- * CSV as COPY reads it: null is an empty unquoted field, every string is quoted (so an empty
- * string stays one, and commas, quotes and line breaks inside it stay data).
- */
-function csvOf(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
-  let csv = '';
-  for (const row of rows) {
-    for (let i = 0; i < columns.length; i++) {
-      const value = row[columns[i]!];
-      if (i > 0) csv += ',';
-      if (value === null || value === undefined) continue;
-      const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-      csv += typeof value === 'number' || typeof value === 'boolean' ? text : `"${text.replaceAll('"', '""')}"`;
-    }
-    csv += '\n';
-  }
-  return csv;
 }
 
 function quoteName(name: string): string {
