@@ -91,6 +91,15 @@ export function binaryCopy(rows: readonly Readonly<Record<string, unknown>>[], c
   return out.done();
 }
 
+/** `copy "table" ("a", "b") from <source> with (format binary)`: the statement that loads `binaryCopy`'s rows. */
+export function copyStatement(table: string, columns: readonly CopyColumn[], source: string): string {
+  return `copy ${quoteName(table)} (${columns.map((c) => quoteName(c.name)).join(', ')}) from ${source} with (format binary)`;
+}
+
+function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 function fail(column: string, type: CopyType, value: unknown): never {
   throw new TypeError(`binary COPY: column ${column} (${type}) cannot hold ${JSON.stringify(value)}`);
 }

@@ -75,27 +75,20 @@ export async function insertLedgerEvents(db: Db, events: readonly string[]): Pro
 /**
  * What the ledger pipelines call. A batch almost never holds a request id the ledger already
  * has (only a replay does: a crash, a redelivered stream entry), so it first goes in as if all
- * were new: on PostgreSQL a plain INSERT, without `insertLedgerEvents`' conflict check and count
- * (a quarter less of PostgreSQL's CPU per row, measured); on PGlite with binary COPY (see
- * `PgliteThread.copyJson`). A batch that does hold a known id fails whole on the unique key and
- * is written again with `insertLedgerEvents`, which skips that row: a request still counts once,
- * and the count returned is still of new rows.
+ * were new, with COPY in binary format (`Database.copyJson`): no conflict check, no text for
+ * PostgreSQL to parse (on PostgreSQL 16 µs of the server's CPU per row as an INSERT reading JSON,
+ * 10 with COPY; bench/README.md, "What each change bought"). A batch that does hold a known id
+ * fails whole on the unique key and is written again with `insertLedgerEvents`, which skips that
+ * row: a request still counts once, and the count returned is still of new rows.
  */
 export async function writeLedgerEvents(database: Pick<Database, 'db' | 'copyJson'>, events: readonly string[]): Promise<number> {
   if (events.length === 0) return 0;
   try {
-    if (database.copyJson !== undefined) return await database.copyJson(getTableName(usageLedger), EVENT_COLUMNS, `[${events.join(',')}]`);
-    return affectedRows(await database.db.execute(sql`insert into ${usageLedger} (${EVENT_COLUMN_LIST}) ${eventRows(events)}`));
+    return await database.copyJson(getTableName(usageLedger), EVENT_COLUMNS, `[${events.join(',')}]`);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     return insertLedgerEvents(database.db, events);
   }
-}
-
-/** Rows a write touched: postgres-js answers a list with `count`, PGlite an object with `affectedRows`. */
-function affectedRows(result: unknown): number {
-  const { count, affectedRows: affected } = result as { count?: number; affectedRows?: number };
-  return Number(count ?? affected ?? 0);
 }
 
 /** Rows of a raw query: postgres-js answers an array, PGlite an object with `rows`. */

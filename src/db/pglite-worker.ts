@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { kernelThreadId } from '../threads.js';
-import { binaryCopy } from './copy-binary.js';
+import { binaryCopy, copyStatement } from './copy-binary.js';
 import { openDurablePglite } from './pglite-durable.js';
 import { NamedStatements } from './pglite-statements.js';
 import type { Reply, Request } from './pglite-thread.js';
@@ -97,18 +97,13 @@ async function run(db: PGlite, statements: NamedStatements, request: Request): P
     }
     case 'copy': {
       const rows = binaryCopy(JSON.parse(request.json) as Record<string, unknown>[], request.columns);
-      const names = request.columns.map((c) => quoteName(c.name)).join(', ');
-      const result = await db.query(`copy ${quoteName(request.table)} (${names}) from '/dev/blob' with (format binary)`, [], { blob: new Blob([rows]) });
+      const result = await db.query(copyStatement(request.table, request.columns, `'/dev/blob'`), [], { blob: new Blob([rows]) });
       return result.affectedRows;
     }
     case 'close':
       await db.close();
       return null;
   }
-}
-
-function quoteName(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /**

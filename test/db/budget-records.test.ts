@@ -110,6 +110,15 @@ forEachDatabase('budget records', (t) => {
       expect(stored).toMatchObject({ clientRequestId: 'a\ufffdb', model: 'gpt-\ufffd\ufffd\ufffd-😀', promptTokens: 2 ** 31 - 1, completionTokens: 2 ** 31 - 1 });
     });
 
+    it('fails a batch the table refuses, whole, and writes the next one on the same connections', async () => {
+      // Not an event encodeUsage would make (it writes U+FFFD for a NUL): one made by hand.
+      const tenant = tenantId();
+      const refused = usageEventOf(row(tenant)).replace('"model":"gpt-4o-mini"', '"model":"gpt\\u0000"');
+      await expect(writeLedgerEvents(t.database, [usageEventOf(row(tenant)), refused])).rejects.toThrow();
+      expect(await writeLedgerEvents(t.database, [usageEventOf(row(tenant))])).toBe(1);
+      expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(1);
+    });
+
     it('counts a replayed request once when it comes back in a batch of new ones, and writes the new ones', async () => {
       const tenant = tenantId();
       const [a, b, c, d, e] = [row(tenant), row(tenant), row(tenant), row(tenant), row(tenant)];
