@@ -1,7 +1,6 @@
 // Benchmark: what a usage ledger row costs the database, written as the gateway writes it
-// (usage events from `encodeUsage`, 500 to a batch, through `writeLedgerEvents`: COPY on the
-// embedded PGlite, an INSERT from one JSON parameter on PostgreSQL), into a table made by the
-// migrations. Variants of the schema and the ids side by side, in interleaved rounds, each in a
+// (usage events from `encodeUsage`, 500 to a batch, through `writeLedgerEvents`: COPY in binary
+// format, into the embedded PGlite or PostgreSQL), into a table made by the migrations. Variants of the schema and the ids side by side, in interleaved rounds, each in a
 // fresh database: the current one, random (version 4) request ids instead of version 7, and the
 // ledger's indexes before migration 0003, and both. Reports the database's CPU per row (PGlite's thread;
 // PostgreSQL's processes) and its WAL per row. Writes bench/results/ledger-rows-<date>.{json,md}.
@@ -237,7 +236,7 @@ async function main(): Promise<void> {
     `# budget-gateway ledger rows bench ${date}\n\n` +
     `node ${environment.node}, ${environment.cpuModel}, ${environment.cores} cores. ${options.rows} rows per database and variant, ` +
     `in batches of ${BATCH} through \`writeLedgerEvents\`, ${options.rounds} round${options.rounds === 1 ? '' : 's'}; each cell the median (min–max) over the rounds. ` +
-    `CPU: PGlite's thread (CSV and COPY), or every PostgreSQL process (the backend, the WAL writer, the checkpointer).\n\n` +
+    `CPU: PGlite's thread (the JSON turned into COPY's bytes, and COPY), or every PostgreSQL process (the backend, the WAL writer, the checkpointer).\n\n` +
     options.variants.map((name) => `- \`${name}\`: ${VARIANTS[name].describe}`).join('\n') +
     '\n\n' +
     table(['database', 'variant', 'CPU µs/row', '÷ current', 'WAL bytes/row', 'rows/s'], body, 2);

@@ -95,23 +95,14 @@ function oneHost(url: string): boolean {
  * postgres-js opens its own with Nagle's algorithm on, and then a COPY's closing message (5
  * bytes, sent apart from the data) waits for the server's delayed acknowledgement of the data
  * before it leaves: about 40 ms per ledger batch on Linux (10,100 rows/s written against 35,000,
- * measured on loopback). Used when the URL names one host; postgres-js still does the TLS
- * negotiation, the startup and the keep-alive on it.
+ * measured on loopback). Used when the URL names one host. The socket is handed over while it
+ * connects, as postgres-js's own would be: what it writes waits for the connection, and a
+ * refusal, a reset or its own connect timeout reach it through the socket's events as usual.
  */
-function openWithoutDelay(options: { host: readonly string[]; port: readonly number[]; path?: string | false; connect_timeout?: number }): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = options.path
-      ? createConnection({ path: options.path })
-      : createConnection({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432, noDelay: true });
-    const timeoutMs = (options.connect_timeout ?? 30) * 1000;
-    socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error(`connect timeout (${timeoutMs} ms)`), { code: 'CONNECT_TIMEOUT' })));
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
+function openWithoutDelay(options: { host: readonly string[]; port: readonly number[]; path?: string | false }): Socket {
+  return options.path
+    ? createConnection({ path: options.path })
+    : createConnection({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432, noDelay: true });
 }
 
 /** PGlite runs in a thread of its own (see pglite-thread.ts), so its work never holds up requests. */

@@ -16,6 +16,9 @@ export async function copyIn(client: Sql, statement: string, data: Uint8Array): 
   const query = client.unsafe(statement) as unknown as ReturnType<Sql['unsafe']> & { reject(err: unknown): void };
   let refuse!: (err: unknown) => void;
   const refused = new Promise<never>((_, reject) => (refuse = reject));
+  // Also rejected when the statement itself fails (the connection refused, say): then the await
+  // of `writable()` below throws that error first, and this one is not waited for.
+  refused.catch(() => undefined);
   const rejectQuery = query.reject;
   query.reject = (err) => {
     refuse(err);
