@@ -27,7 +27,8 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\
 /**
  * `rows` (objects read by column name) in binary COPY format. A value that is not of its column's
  * type throws (a `TypeError` naming the column), so a bad row fails its batch as COPY would with
- * text. Timestamps come as ISO 8601 text (as the usage events carry them) or as ms since 1970.
+ * text. Timestamps come as ISO 8601 text (as the usage events carry them) or as ms since 1970,
+ * between the years 1715 and 2285 (where µs since 2000 are still exact numbers).
  */
 export function binaryCopy(rows: readonly Readonly<Record<string, unknown>>[], columns: readonly CopyColumn[]): Buffer {
   const out = new CopyWriter(HEADER.length + rows.length * (2 + columns.length * 4 + 256) + 2);
@@ -75,13 +76,11 @@ export function binaryCopy(rows: readonly Readonly<Record<string, unknown>>[], c
             }
             ms = last.ms;
           }
-          if (!Number.isFinite(ms)) fail(name, type, value);
-          out.int32(8);
-          // µs since 2000 pass 2^53 in the year 2285: past it, exactly through a BigInt.
+          // µs since 2000 stay exact numbers from the year 1715 to 2285; usage is timed now.
           const us = Math.round((ms - PG_EPOCH_MS) * 1000);
-          if (Number.isSafeInteger(us)) out.int64(us);
-          else if (Number.isInteger(ms)) out.bigInt64(BigInt(ms - PG_EPOCH_MS) * 1000n);
-          else fail(name, type, value);
+          if (!Number.isSafeInteger(us)) fail(name, type, value);
+          out.int32(8);
+          out.int64(us);
           break;
         }
       }
@@ -138,12 +137,6 @@ class CopyWriter {
     const high = Math.floor(n / TWO_32);
     this.#view.setInt32(this.#at, high);
     this.#view.setUint32(this.#at + 4, n - high * TWO_32);
-    this.#at += 8;
-  }
-
-  bigInt64(n: bigint): void {
-    this.#room(8);
-    this.#view.setBigInt64(this.#at, n);
     this.#at += 8;
   }
 
