@@ -97,28 +97,30 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** A fresh database of `kind` with the variant's migrations; `drop` throws it away. */
+/**
+ * A fresh database of `kind` with the variant's migrations; `drop` throws it away. Dropping is
+ * registered with the cleanups first, so an interrupt or a failed set-up leaves nothing behind.
+ */
 async function freshDatabase(kind: DatabaseKind, variant: Variant, admin: postgres.Sql | undefined): Promise<{ database: Database; drop: () => Promise<void> }> {
-  let database: Database;
-  let drop: () => Promise<void>;
-  if (kind === 'pglite') {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-ledger-'));
+  const dir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'bench-ledger-')) : undefined;
+  const schema = `bench_ledger_${randomBytes(4).toString('hex')}`;
+  let database: Database | undefined;
+  let dropped: Promise<void> | undefined;
+  const drop = (): Promise<void> =>
+    (dropped ??= (async () => {
+      await database?.close();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      else await admin!.unsafe(`drop schema if exists "${schema}" cascade`);
+    })());
+  cleanups.add(`drop the ${kind} database of a measurement`, drop);
+  if (dir !== undefined) {
     database = await openDatabase({ dataDir: join(dir, 'data') });
-    drop = async () => {
-      await database.close();
-      rmSync(dir, { recursive: true, force: true });
-    };
     // Its thread at idle class, as the gateway runs it: that is how the thread is told apart.
     await database.runAsBackground!();
   } else {
-    const schema = `bench_ledger_${randomBytes(4).toString('hex')}`;
     await admin!.unsafe(`create schema "${schema}"`);
     // One connection: one backend does the writing, as one ledger consumer's does.
     database = await openDatabase({ databaseUrl, dataDir: '', searchPath: schema, poolSize: 1 });
-    drop = async () => {
-      await database.close();
-      await admin!.unsafe(`drop schema "${schema}" cascade`);
-    };
   }
   await migrateUp(database, undefined, variant.migrations === undefined ? {} : { steps: variant.migrations });
   return { database, drop };
@@ -192,7 +194,7 @@ async function main(): Promise<void> {
     await admin`select 1`;
   }
   console.log(
-    `[bench:ledger] ${options.rows} rows in batches of ${BATCH}, ${options.rounds} rounds, order rotating; ` +
+    `[bench:ledger] ${options.rows} rows in batches of ${BATCH}, ${options.rounds} round${options.rounds === 1 ? '' : 's'}, order rotating; ` +
       `databases: ${options.databases.join(', ')}${admin ? ` (PostgreSQL at ${redact(databaseUrl)})` : ''}; variants: ${options.variants.join(', ')}`,
   );
   const all: Measurement[] = [];
