@@ -20,6 +20,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
   const registry = new Registry();
   // Read at scrape time from whichever ledger path the gateway runs.
   let ledgerPending: () => Promise<number> = async () => 0;
+  let ledgerSetAside: () => Promise<number> = async () => 0;
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
@@ -96,6 +97,17 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
     }),
     countLedgerPendingWith(source: () => Promise<number>): void {
       ledgerPending = source;
+    },
+    ledgerSetAside: new Gauge({
+      name: 'budget_gateway_ledger_set_aside',
+      help: 'Usage events the ledger table refused, kept in usage_set_aside for an operator (shared by all replicas).',
+      registers,
+      async collect() {
+        this.set(await ledgerSetAside().catch(() => 0));
+      },
+    }),
+    countLedgerSetAsideWith(source: () => Promise<number>): void {
+      ledgerSetAside = source;
     },
     tenantLabel: tenantLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),
     scopeLabel: scopeLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),

@@ -6,7 +6,7 @@ import { parseDuration } from './budget/duration.js';
 import { usdToMicros } from './budget/money.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/client.js';
-import { writeLedgerEvents } from './db/ledger.js';
+import { countSetAside } from './db/ledger.js';
 import { migrateUp } from './db/migrate.js';
 import { createKey, findActiveKey, hashKey } from './db/keys.js';
 import { getTenant, upsertTenant } from './db/tenants.js';
@@ -18,6 +18,7 @@ import { Settlement } from './guard/settlement.js';
 import { TenantDirectory } from './guard/tenant-directory.js';
 import type { ReadinessCheck } from './http/health.js';
 import { LedgerBatchWriter } from './ledger/batch-writer.js';
+import { ledgerSink } from './ledger/ledger-sink.js';
 import { LedgerConsumerThread } from './ledger/consumer-thread.js';
 import { LedgerStreamConsumer, type StreamConsumerOptions } from './ledger/stream-consumer.js';
 import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
@@ -74,7 +75,7 @@ export async function startServices(
   if (shared === undefined) await backgroundDatabase(database, logger);
 
   const directory = new TenantDirectory(database.db, now);
-  const sink: LedgerSink = (events) => writeLedgerEvents(database, events);
+  const sink: LedgerSink = ledgerSink(database, logger);
   const redis = config.redisUrl === undefined ? undefined : await connectRedis(config.redisUrl, logger);
   const ledger = redis ? redisLedger(redis, config, database, sink, logger) : memoryLedger(sink, logger, now);
   ledger.pipeline.start();
@@ -101,6 +102,7 @@ export async function startServices(
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
   redis?.on('close', () => settlement.storeLost());
   metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
+  metrics.countLedgerSetAsideWith(() => countSetAside(database.db));
 
   const scheduler = new Scheduler(database.db, metrics, logger, now);
   const sinks = notificationSinks(config, database, logger);

@@ -6,7 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { binaryCopy, copyStatement, type CopyColumn } from './copy-binary.js';
+import { binaryCopyJson, copyStatement, type CopyColumn } from './copy-binary.js';
 import { copyIn } from './postgres-copy.js';
 import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
@@ -75,10 +75,10 @@ function openPostgres(connection: PostgresConnection, poolSize: number): Databas
     kind: 'postgres',
     connection,
     copyJson: async (table, columns, json) => {
-      const rows = JSON.parse(json) as Record<string, unknown>[];
-      await copyIn(client, copyStatement(table, columns, 'stdin'), binaryCopy(rows, columns));
+      const { rows, bytes } = binaryCopyJson(json, columns);
+      await copyIn(client, copyStatement(table, columns, 'stdin'), bytes);
       // All or nothing: the server took every row.
-      return rows.length;
+      return rows;
     },
     ping: () => ping(db),
     close: () => client.end({ timeout: 5 }),

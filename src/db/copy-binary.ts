@@ -25,10 +25,40 @@ const TWO_32 = 2 ** 32;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
+ * A row that no COPY of these columns can take: a value not of its column's type, or rows that
+ * are not JSON objects. Named so that it is still told apart after crossing from the database's
+ * thread (where only the name and message survive): a batch failing with it holds an event that
+ * would fail every retry, and the ledger sets that event aside (`src/ledger/ledger-sink.ts`).
+ */
+export class UnstorableValueError extends TypeError {
+  override readonly name = 'UnstorableValueError';
+}
+
+/**
+ * `json`, a JSON array of objects keyed by column name (a batch of usage events joined), in
+ * binary COPY format: `binaryCopy` of the parsed rows. Text that is not such an array throws
+ * `UnstorableValueError`, as a bad value does.
+ */
+export function binaryCopyJson(json: string, columns: readonly CopyColumn[]): { rows: number; bytes: Buffer } {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(json);
+  } catch (err) {
+    throw new UnstorableValueError(`binary COPY: the rows are not JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(rows)) throw new UnstorableValueError('binary COPY: the rows are not a JSON array');
+  for (const row of rows) {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UnstorableValueError(`binary COPY: a row is not a JSON object: ${JSON.stringify(row)}`);
+  }
+  return { rows: rows.length, bytes: binaryCopy(rows as Record<string, unknown>[], columns) };
+}
+
+/**
  * `rows` (objects read by column name) in binary COPY format. A value that is not of its column's
- * type throws (a `TypeError` naming the column), so a bad row fails its batch as COPY would with
- * text. Timestamps come as ISO 8601 text (as the usage events carry them) or as ms since 1970,
- * between the years 1715 and 2285 (where µs since 2000 are still exact numbers).
+ * type throws (an `UnstorableValueError`, a `TypeError`, naming the column), so a bad row fails
+ * its batch as COPY would with text. Timestamps come as ISO 8601 text (as the usage events carry
+ * them) or as ms since 1970, between the years 1715 and 2285 (where µs since 2000 are still exact
+ * numbers).
  */
 export function binaryCopy(rows: readonly Readonly<Record<string, unknown>>[], columns: readonly CopyColumn[]): Buffer {
   const out = new CopyWriter(HEADER.length + rows.length * (2 + columns.length * 4 + 256) + 2);
@@ -100,7 +130,7 @@ function quoteName(name: string): string {
 }
 
 function fail(column: string, type: CopyType, value: unknown): never {
-  throw new TypeError(`binary COPY: column ${column} (${type}) cannot hold ${JSON.stringify(value)}`);
+  throw new UnstorableValueError(`binary COPY: column ${column} (${type}) cannot hold ${JSON.stringify(value)}`);
 }
 
 /** A growing buffer written front to back, big-endian as COPY wants. */

@@ -38,3 +38,17 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const code = sqlState(err);
   return code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('08'));
 }
+
+/**
+ * The rows themselves were refused, so the same rows would be refused again: a value no column of
+ * theirs can hold (`UnstorableValueError`, raised before anything is sent, possibly on the
+ * database's thread, where only its name survives), or PostgreSQL's data exceptions (SQLSTATE
+ * class 22, e.g. a NUL in text) and integrity violations (class 23, e.g. a missing value) other
+ * than a unique key's, which the ledger reads as a replay. Anything else (the database away, out
+ * of disk, a lock timeout) may pass, and the rows are retried as they are.
+ */
+export function isUnwritableRow(err: unknown): boolean {
+  if ((driverError(err) as { name?: unknown } | null)?.name === 'UnstorableValueError') return true;
+  const code = sqlState(err);
+  return code !== undefined && (code.startsWith('22') || (code.startsWith('23') && code !== '23505'));
+}

@@ -1,12 +1,13 @@
+import { createHash } from 'node:crypto';
 import { and, desc, eq, getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Period } from '../budget/period.js';
 import type { LedgerScope, Unit } from '../budget/scopes.js';
 import type { Database, Db } from './client.js';
-import { USAGE_EVENT_COLUMNS } from '../ledger/usage-event.js';
+import { storableText, USAGE_EVENT_COLUMNS } from '../ledger/usage-event.js';
 import type { CopyColumn, CopyType } from './copy-binary.js';
 import { isUniqueViolation } from './errors.js';
 import { prepared } from './prepared.js';
-import { usageLedger, type LedgerRow } from './schema.js';
+import { usageLedger, usageSetAside, type LedgerRow } from './schema.js';
 
 /**
  * The usage ledger: one row per request the upstream served, keyed by the gateway's request id,
@@ -89,6 +90,34 @@ export async function writeLedgerEvents(database: Pick<Database, 'db' | 'copyJso
     if (!isUniqueViolation(err)) throw err;
     return insertLedgerEvents(database.db, events);
   }
+}
+
+/** A usage event the ledger table refused on its own, and why (see `usageSetAside`). */
+export interface RefusedEvent {
+  readonly event: string;
+  readonly reason: string;
+}
+
+/**
+ * Keeps refused events in `usage_set_aside`, each once (by its SHA-256: a batch retried after an
+ * outage sets the same event aside again); resolves with how many were new there. Their text is
+ * kept as it came, but for what no text column holds (NUL, lone surrogates: U+FFFD instead).
+ */
+export async function setAsideEvents(db: Db, refused: readonly RefusedEvent[]): Promise<number> {
+  if (refused.length === 0) return 0;
+  const rows = refused.map(({ event, reason }) => ({
+    eventSha256: createHash('sha256').update(event).digest('hex'),
+    event: storableText(event),
+    reason: storableText(reason),
+  }));
+  const inserted = await db.insert(usageSetAside).values(rows).onConflictDoNothing().returning({ id: usageSetAside.eventSha256 });
+  return inserted.length;
+}
+
+/** Events set aside and not yet dealt with by an operator (the gauge `budget_gateway_ledger_set_aside`). */
+export async function countSetAside(db: Db): Promise<number> {
+  const [row] = await db.select({ count: sql`count(*)`.mapWith(Number) }).from(usageSetAside);
+  return row?.count ?? 0;
 }
 
 /** Rows of a raw query: postgres-js answers an array, PGlite an object with `rows`. */

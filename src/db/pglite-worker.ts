@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { kernelThreadId } from '../threads.js';
-import { binaryCopy, copyStatement } from './copy-binary.js';
+import { binaryCopyJson, copyStatement } from './copy-binary.js';
 import { openDurablePglite } from './pglite-durable.js';
 import { NamedStatements } from './pglite-statements.js';
 import type { Reply, Request } from './pglite-thread.js';
@@ -96,8 +96,8 @@ async function run(db: PGlite, statements: NamedStatements, request: Request): P
       return null;
     }
     case 'copy': {
-      const rows = binaryCopy(JSON.parse(request.json) as Record<string, unknown>[], request.columns);
-      const result = await db.query(copyStatement(request.table, request.columns, `'/dev/blob'`), [], { blob: new Blob([rows]) });
+      const { bytes } = binaryCopyJson(request.json, request.columns);
+      const result = await db.query(copyStatement(request.table, request.columns, `'/dev/blob'`), [], { blob: new Blob([bytes]) });
       return result.affectedRows;
     }
     case 'close':

@@ -100,6 +100,19 @@ export const usageLedger = pgTable(
   ],
 );
 
+/**
+ * Usage events the ledger table refused on their own (a value it cannot hold, an event that is
+ * not JSON): kept here as they came, with the reason, so they stall no batch behind them and are
+ * not lost either (README, "Reliability"). Keyed by the event's SHA-256, so a batch retried after
+ * an outage sets each aside once. The gauge `budget_gateway_ledger_set_aside` counts the rows.
+ */
+export const usageSetAside = pgTable('usage_set_aside', {
+  eventSha256: text('event_sha256').primaryKey(),
+  event: text('event').notNull(),
+  reason: text('reason').notNull(),
+  setAsideAt: time('set_aside_at').notNull().defaultNow(),
+});
+
 export const budgetOverrides = pgTable(
   'budget_overrides',
   {

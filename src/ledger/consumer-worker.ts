@@ -4,11 +4,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { openDatabase } from '../db/client.js';
-import { writeLedgerEvents } from '../db/ledger.js';
 import { createLogger } from '../logger.js';
 import { LEDGER_READER_REDIS } from '../store/redis-connection.js';
 import { kernelThreadId } from '../threads.js';
 import type { ConsumerThreadSettings, FromConsumerThread, ToConsumerThread } from './consumer-thread.js';
+import { ledgerSink } from './ledger-sink.js';
 import { LedgerStreamConsumer } from './stream-consumer.js';
 
 const settings = workerData as ConsumerThreadSettings;
@@ -20,7 +20,7 @@ const redis = new Redis(settings.redisUrl, LEDGER_READER_REDIS);
 redis.on('error', () => {}); // the request path's connection already reports Redis being away
 // One statement at a time: the consumer writes a batch, then reads the next.
 const database = await openDatabase({ databaseUrl: settings.database.url, searchPath: settings.database.searchPath, dataDir: '', poolSize: 1 });
-const consumer = new LedgerStreamConsumer(redis, (events) => writeLedgerEvents(database, events), logger, settings.consumer);
+const consumer = new LedgerStreamConsumer(redis, ledgerSink(database, logger), logger, settings.consumer);
 
 port.on('message', (message: ToConsumerThread) => {
   switch (message.op) {

@@ -62,8 +62,12 @@ const UNSTORABLE_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\u
 const INT4_MAX = 2 ** 31 - 1;
 
 function text(value: string | null): string {
-  if (value === null) return 'null';
-  return JSON.stringify(NOT_STORABLE.test(value) ? value.replace(UNSTORABLE_CHARACTERS, '\ufffd') : value);
+  return value === null ? 'null' : JSON.stringify(storableText(value));
+}
+
+/** `value` as PostgreSQL's text can hold it: each NUL and lone surrogate becomes U+FFFD. */
+export function storableText(value: string): string {
+  return NOT_STORABLE.test(value) ? value.replace(UNSTORABLE_CHARACTERS, '\ufffd') : value;
 }
 
 function int4(n: number): number {

@@ -7,7 +7,7 @@ import type { Db } from '../../src/db/client.js';
 import { defaultMigrationsFolder, migrateDown, migrateUp } from '../../src/db/migrate.js';
 import { forEachDatabase, rowsOf } from '../support/databases.js';
 
-const MIGRATIONS = ['0000_init', '0001_operations', '0002_budget_scopes', '0003_ledger_index_merge'];
+const MIGRATIONS = ['0000_init', '0001_operations', '0002_budget_scopes', '0003_ledger_index_merge', '0004_usage_set_aside'];
 
 const TABLES = [
   'alert_history',
@@ -21,6 +21,7 @@ const TABLES = [
   'notification_outbox',
   'tenants',
   'usage_ledger',
+  'usage_set_aside',
 ];
 
 async function tables(db: Db): Promise<string[]> {

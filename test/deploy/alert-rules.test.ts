@@ -25,7 +25,7 @@ const SCRAPE_SERIES = new Set(['up']);
 describe('config/prometheus/alerts.yml', () => {
   const suite = withSimAndGateway();
 
-  it('alerts on a tenant over its alert threshold, blocked tenants, an open circuit, failing jobs and a ledger backlog', () => {
+  it('alerts on a tenant over its alert threshold, blocked tenants, an open circuit, failing jobs, a ledger backlog and usage set aside', () => {
     expect(rules.map((rule) => rule.alert)).toEqual(
       expect.arrayContaining([
         'BudgetGatewayTenantOverAlertThreshold',
@@ -33,6 +33,7 @@ describe('config/prometheus/alerts.yml', () => {
         'BudgetGatewayCircuitOpen',
         'BudgetGatewayJobFailing',
         'BudgetGatewayLedgerBacklog',
+        'BudgetGatewayUsageSetAside',
       ]),
     );
   });
