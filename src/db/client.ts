@@ -100,9 +100,12 @@ function oneHost(url: string): boolean {
  * refusal, a reset or its own connect timeout reach it through the socket's events as usual.
  */
 function openWithoutDelay(options: { host: readonly string[]; port: readonly number[]; path?: string | false }): Socket {
-  return options.path
-    ? createConnection({ path: options.path })
-    : createConnection({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432, noDelay: true });
+  if (options.path) return createConnection({ path: options.path });
+  const host = options.host[0] ?? 'localhost';
+  // postgres-js names the server for TLS (SNI) from its socket's `host`, which it sets on sockets
+  // of its own only: without it, no name is sent, and proxies in front of managed databases that
+  // route by it (Neon's, for one) turn the connection away.
+  return Object.assign(createConnection({ host, port: options.port[0] ?? 5432, noDelay: true }), { host });
 }
 
 /** PGlite runs in a thread of its own (see pglite-thread.ts), so its work never holds up requests. */

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import type { NetConnectOpts } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type NetConnectOpts, type Server } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
@@ -17,6 +18,37 @@ vi.mock('node:net', async (importOriginal) => {
 
 const url = process.env.TEST_DATABASE_URL;
 const UNIX_SOCKET_DIR = '/var/run/postgresql';
+/** PostgreSQL's SSLRequest: length 8, then the code 1234.5679. */
+const SSL_REQUEST = 80877103;
+
+/**
+ * PostgreSQL behind TLS, as a managed database offers it: answers a client's SSLRequest with
+ * 'S', holds the TLS session (a self-signed certificate for localhost) and passes what is inside
+ * to the real server. Records the server name each client sent for SNI (false: none), which
+ * proxies in front of managed databases route by.
+ */
+async function tlsFront(target: URL): Promise<{ port: number; serverNames: (string | false | null)[]; close(): Promise<void> }> {
+  const tls = { key: readFileSync(new URL('fixtures/localhost.key', import.meta.url)), cert: readFileSync(new URL('fixtures/localhost.crt', import.meta.url)) };
+  const serverNames: (string | false | null)[] = [];
+  const server: Server = createServer((client) => {
+    client.once('data', (first) => {
+      if (first.length !== 8 || first.readInt32BE(4) !== SSL_REQUEST) return client.destroy();
+      client.write('S');
+      const secure = new TLSSocket(client, { isServer: true, ...tls });
+      secure.once('secure', () => serverNames.push(secure.servername));
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      secure.pipe(upstream).pipe(secure);
+      secure.on('error', () => upstream.destroy());
+      upstream.on('error', () => secure.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    serverNames,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe.skipIf(!url)(`PostgreSQL connections${url ? '' : ' (set TEST_DATABASE_URL to run)'}`, () => {
   let database: Database | undefined;
@@ -45,6 +77,40 @@ describe.skipIf(!url)(`PostgreSQL connections${url ? '' : ' (set TEST_DATABASE_U
       vi.unstubAllEnvs();
     }
     expect(opened).toEqual([{ path: `${UNIX_SOCKET_DIR}/.s.PGSQL.5432` }]);
+  });
+
+  it('speak TLS when the URL asks for it, naming the host for SNI as postgres-js itself does, and load COPYs through it', async () => {
+    const front = await tlsFront(new URL(url!));
+    try {
+      const direct = new URL(url!);
+      const secured = `postgres://${direct.username}@localhost:${front.port}${direct.pathname}?sslmode=require`;
+      database = await openDatabase({ databaseUrl: secured, dataDir: '', poolSize: 1 });
+      await database.db.execute(sql`create temporary table tls_copy (n int4, at timestamptz)`);
+      const rows = JSON.stringify([{ n: 1, at: '2030-01-01T00:00:00Z' }, { n: 2, at: '2030-01-01T00:00:00.001Z' }]);
+      expect(await database.copyJson('tls_copy', [{ name: 'n', type: 'int4' }, { name: 'at', type: 'timestamptz' }], rows)).toBe(2);
+      const result = (await database.db.execute(sql`select sum(n)::int as total from tls_copy`)) as unknown as { total: number }[];
+      expect(result[0]).toEqual({ total: 3 });
+      // The TLS session was made (the front saw its handshake), with the host named for SNI.
+      expect(front.serverNames).toEqual(['localhost']);
+      expect(opened).toEqual([{ host: 'localhost', port: front.port, noDelay: true }]);
+    } finally {
+      await database?.close();
+      database = undefined;
+      await front.close();
+    }
+  });
+
+  it('check the certificate with sslmode=verify-full, and refuse one no authority signed', async () => {
+    const front = await tlsFront(new URL(url!));
+    try {
+      const direct = new URL(url!);
+      database = await openDatabase({ databaseUrl: `postgres://${direct.username}@localhost:${front.port}${direct.pathname}?sslmode=verify-full`, dataDir: '' });
+      await expect(database.db.execute(sql`select 1`)).rejects.toMatchObject({ cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
+    } finally {
+      await database?.close();
+      database = undefined;
+      await front.close();
+    }
   });
 
   it('fail as unreachable, with the driver error code, when nothing listens', async () => {
