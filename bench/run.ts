@@ -52,8 +52,9 @@ function estimateS(o: Options, plan: readonly Scenario[], targets: number): numb
   const priming = plan.some((s) => s.manyKeys) ? o.tenants * 0.004 : 0; // a first lookup costs ms of CPU
   // The leak check: a base run and a soak per product gateway; with repetitions after the first,
   // they serve most of the soak count and the soak is its shortest (10,000).
-  const leakCheck = o.soakRequests === 0 ? 0 : (3 * (10_000 + (o.repeat > 1 ? 10_000 : o.soakRequests))) / 3500;
-  return runs * perRun + targets * INITIAL_WARMUP_S + priming + leakCheck;
+  const leakCheck = o.soakRequests === 0 ? 0 : (3 * (10_000 + (o.repeat > 1 ? 10_000 : o.soakRequests))) / 3500 + 3 * INITIAL_WARMUP_S;
+  // The warm-up, and again after each target's first heap probe.
+  return runs * perRun + 2 * targets * INITIAL_WARMUP_S + priming + leakCheck;
 }
 
 /** The commit measured, "+changes" when src/ or the plain proxy differ from it; read-only git. */
@@ -106,7 +107,12 @@ async function main(): Promise<number> {
     }),
   );
   memory.mark(AFTER_WARMUP, { resetPeak: true });
-  for (const t of available.filter((p) => p !== 'direct')) await memory.addHeap(t, AFTER_WARMUP);
+  // A heap probe's full GC leaves the target slower for a while: warm it up again before measuring.
+  const rewarm = async (target: Target): Promise<void> => memory.count(target, await warmUp(children.get(target)!.url, WARMUP, target, ctx, INITIAL_WARMUP_S, false));
+  for (const t of available.filter((p) => p !== 'direct')) {
+    await memory.addHeap(t, AFTER_WARMUP);
+    await rewarm(t);
+  }
   log('warmed up');
 
   const ids = { c1: `c${Math.min(...options.concurrency)}`, c64: `c${Math.max(...options.concurrency)}`, stream: 'stream' };
@@ -129,7 +135,10 @@ async function main(): Promise<number> {
         const row = await measure(scenario, target, children.get(target)!, sim, ctx, settings, rep);
         memory.count(target, row.completed);
         memory.mark(runLabel(rep, scenario.id), { only: [target] });
-        if (runLabel(rep, scenario.id) === peerBase && target === 'portkey') await memory.addHeap(target, peerBase);
+        if (runLabel(rep, scenario.id) === peerBase && target === 'portkey') {
+          await memory.addHeap(target, peerBase);
+          await rewarm(target);
+        }
         for (const c of children.values()) {
           if (c.exited()) throw new Error(`${c.name} exited during the benchmark\n${c.output()}`);
         }
@@ -138,7 +147,7 @@ async function main(): Promise<number> {
         log(`${rows.length}/${total}, ~${left()} left: ${progressLine(row, options.repeat)}`);
       }
     }
-    if (rep === 1 && options.soakRequests > 0) await markBase(WARMUP, available, urls, memory, ctx, log);
+    if (rep === 1 && options.soakRequests > 0) await markBase(WARMUP, available, urls, memory, ctx, log, rewarm);
   }
 
   await soak(WARMUP, available, urls, memory, ctx, {

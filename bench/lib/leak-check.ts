@@ -36,13 +36,25 @@ export interface SoakSettings {
   log: (line: string) => void;
 }
 
-/** The base point of each product gateway: a c=64 run of SETTLE_REQUESTS, then its RSS and heap. */
-export async function markBase(scenario: Scenario, available: readonly Target[], urls: ReadonlyMap<Target, string>, memory: MemoryLedger, ctx: RequestContext, log: (line: string) => void): Promise<void> {
+/**
+ * The base point of each product gateway: a c=64 run of SETTLE_REQUESTS, then its RSS and heap,
+ * then `rewarm` (the heap probe's full GC leaves it slower for a while, and the runs go on).
+ */
+export async function markBase(
+  scenario: Scenario,
+  available: readonly Target[],
+  urls: ReadonlyMap<Target, string>,
+  memory: MemoryLedger,
+  ctx: RequestContext,
+  log: (line: string) => void,
+  rewarm: (target: Target) => Promise<void>,
+): Promise<void> {
   for (const target of PRODUCT.filter((t) => available.includes(t))) {
     const result = await runLoad({ origin: urls.get(target)!, ...requestFor(scenario, target, ctx), concurrency: 64, warmupMs: 0, durationMs: 60_000, maxRequests: SETTLE_REQUESTS });
     memory.count(target, result.completed);
     memory.mark(AT_BASE, { only: [target] });
     await memory.addHeap(target, AT_BASE);
+    await rewarm(target);
     log(`leak check: base of ${target} after ${result.completed} more requests at c=64, ${result.errors} errors`);
   }
 }
