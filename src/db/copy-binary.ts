@@ -48,7 +48,7 @@ export function binaryCopyJson(json: string, columns: readonly CopyColumn[]): { 
   }
   if (!Array.isArray(rows)) throw new UnstorableValueError('binary COPY: the rows are not a JSON array');
   for (const row of rows) {
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UnstorableValueError(`binary COPY: a row is not a JSON object: ${JSON.stringify(row)}`);
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UnstorableValueError(`binary COPY: a row is not a JSON object: ${shown(row)}`);
   }
   return { rows: rows.length, bytes: binaryCopy(rows as Record<string, unknown>[], columns) };
 }
@@ -130,7 +130,13 @@ function quoteName(name: string): string {
 }
 
 function fail(column: string, type: CopyType, value: unknown): never {
-  throw new UnstorableValueError(`binary COPY: column ${column} (${type}) cannot hold ${JSON.stringify(value)}`);
+  throw new UnstorableValueError(`binary COPY: column ${column} (${type}) cannot hold ${shown(value)}`);
+}
+
+/** A value as JSON for an error message, cut at 200 characters (the message is logged and kept with a refused event). */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length > 200 ? `${json.slice(0, 200)}…` : json;
 }
 
 /** A growing buffer written front to back, big-endian as COPY wants. */
