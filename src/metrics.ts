@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -8,6 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 // The gateway's own time is expected in the sub-millisecond range; resolve it finely there.
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+/** How long a scrape waits for a count read from elsewhere (the database) before it gives the last one. */
+const SCRAPE_READ_MS = 500;
 
 export const CIRCUIT_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
 
@@ -102,8 +106,11 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
       name: 'budget_gateway_ledger_set_aside',
       help: 'Usage events the ledger table refused, kept in usage_set_aside for an operator (shared by all replicas).',
       registers,
+      // A count from the database: while it is away or slow, the last count stands (a scrape must
+      // not hang, and an outage must not read as "nothing set aside" and end the alert).
       async collect() {
-        this.set(await ledgerSetAside().catch(() => 0));
+        const counted = await Promise.race([ledgerSetAside().catch(() => undefined), wait(SCRAPE_READ_MS, undefined, { ref: false })]);
+        if (counted !== undefined) this.set(counted);
       },
     }),
     countLedgerSetAsideWith(source: () => Promise<number>): void {
