@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
 
 /**
@@ -26,3 +27,14 @@ export const LEDGER_READER_REDIS: RedisOptions = {
   enableOfflineQueue: true,
   commandTimeout: undefined,
 };
+
+/**
+ * `options` for a connection to `url`. ioredis opens a `rediss://` connection without naming the
+ * server for TLS (SNI), and proxies in front of managed Redis services may route by that name:
+ * the URL's host name is given (an IP address is not a name, and is left out, as TLS wants).
+ */
+export function redisOptions(url: string, options: RedisOptions): RedisOptions {
+  const { protocol, hostname } = new URL(url);
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  return protocol === 'rediss:' && isIP(host) === 0 ? { ...options, tls: { servername: host } } : options;
+}

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type NetConnectOpts, type Server } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { existsSync } from 'node:fs';
+import type { NetConnectOpts } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.js';
+import { tlsFront } from '../support/tls-front.js';
 
 /** Every connection the gateway's PostgreSQL pools open, as they asked for it. */
 const opened: NetConnectOpts[] = [];
@@ -18,38 +18,7 @@ vi.mock('node:net', async (importOriginal) => {
 
 const url = process.env.TEST_DATABASE_URL;
 const UNIX_SOCKET_DIR = '/var/run/postgresql';
-/** PostgreSQL's SSLRequest: length 8, then the code 1234.5679. */
-const SSL_REQUEST = 80877103;
-
-/**
- * PostgreSQL behind TLS, as a managed database offers it: answers a client's SSLRequest with
- * 'S', holds the TLS session (a self-signed certificate for localhost) and passes what is inside
- * to the real server. Records the server name each client sent for SNI (false: none), which
- * proxies in front of managed databases route by.
- */
-async function tlsFront(target: URL): Promise<{ port: number; serverNames: (string | false | null)[]; close(): Promise<void> }> {
-  const tls = { key: readFileSync(new URL('fixtures/localhost.key', import.meta.url)), cert: readFileSync(new URL('fixtures/localhost.crt', import.meta.url)) };
-  const serverNames: (string | false | null)[] = [];
-  const server: Server = createServer((client) => {
-    client.once('data', (first) => {
-      if (first.length !== 8 || first.readInt32BE(4) !== SSL_REQUEST) return client.destroy();
-      client.write('S');
-      const secure = new TLSSocket(client, { isServer: true, ...tls });
-      secure.once('secure', () => serverNames.push(secure.servername));
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      secure.pipe(upstream).pipe(secure);
-      secure.on('error', () => upstream.destroy());
-      upstream.on('error', () => secure.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    serverNames,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
+const postgresAt = (at: string) => ({ host: new URL(at).hostname, port: Number(new URL(at).port || 5432) });
 describe.skipIf(!url)(`PostgreSQL connections${url ? '' : ' (set TEST_DATABASE_URL to run)'}`, () => {
   let database: Database | undefined;
   afterEach(async () => {
@@ -80,7 +49,7 @@ describe.skipIf(!url)(`PostgreSQL connections${url ? '' : ' (set TEST_DATABASE_U
   });
 
   it('speak TLS when the URL asks for it, naming the host for SNI as postgres-js itself does, and load COPYs through it', async () => {
-    const front = await tlsFront(new URL(url!));
+    const front = await tlsFront(postgresAt(url!), 'postgres');
     try {
       const direct = new URL(url!);
       const secured = `postgres://${direct.username}@localhost:${front.port}${direct.pathname}?sslmode=require`;
@@ -101,7 +70,7 @@ describe.skipIf(!url)(`PostgreSQL connections${url ? '' : ' (set TEST_DATABASE_U
   });
 
   it('check the certificate with sslmode=verify-full, and refuse one no authority signed', async () => {
-    const front = await tlsFront(new URL(url!));
+    const front = await tlsFront(postgresAt(url!), 'postgres');
     try {
       const direct = new URL(url!);
       database = await openDatabase({ databaseUrl: `postgres://${direct.username}@localhost:${front.port}${direct.pathname}?sslmode=verify-full`, dataDir: '' });
