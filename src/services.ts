@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { SpendStore } from './budget/spend-store.js';
 import { firstPeriod } from './budget/period.js';
 import { parseDuration } from './budget/duration.js';
@@ -34,7 +34,7 @@ import { slackSink } from './notify/slack.js';
 import { webhookSink } from './notify/webhook.js';
 import { MemorySpendStore } from './store/memory.js';
 import { RedisSpendStore } from './store/redis.js';
-import { LEDGER_READER_REDIS, REQUEST_PATH_REDIS, redisOptions } from './store/redis-connection.js';
+import { LEDGER_READER_REDIS, REQUEST_PATH_REDIS, openRedis } from './store/redis-connection.js';
 
 /** Estimates for models nobody priced: conservative (gpt-4o's list price), so budgets err safe. */
 const FALLBACK_PRICE = { inputPerMillion: 2.5, outputPerMillion: 10 };
@@ -177,7 +177,7 @@ function ledgerConsumer(config: Config, database: Database, options: StreamConsu
   if (database.connection !== undefined) {
     return new LedgerConsumerThread({ redisUrl: config.redisUrl!, database: database.connection, consumer: options, logLevel: config.logLevel }, logger);
   }
-  const reader = new Redis(config.redisUrl!, redisOptions(config.redisUrl!, LEDGER_READER_REDIS));
+  const reader = openRedis(config.redisUrl!, LEDGER_READER_REDIS);
   reader.on('error', () => {}); // the main connection already reports Redis being away
   return new LedgerStreamConsumer(reader, sink, logger, options);
 }
@@ -189,7 +189,7 @@ function memoryLedger(sink: LedgerSink, logger: Logger, now: () => number): Ledg
 
 /** The request path's connection (`REQUEST_PATH_REDIS`: fails fast, keeps reconnecting); says when Redis goes and comes back. */
 async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, redisOptions(url, REQUEST_PATH_REDIS));
+  const redis = openRedis(url, REQUEST_PATH_REDIS);
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) logger.error({ err: err.message }, 'redis unreachable');

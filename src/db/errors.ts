@@ -1,4 +1,5 @@
 import { DrizzleQueryError } from 'drizzle-orm/errors';
+import { UnstorableValueError } from './copy-binary.js';
 
 /**
  * drizzle wraps every failed query in a DrizzleQueryError whose message is the SQL; the
@@ -48,7 +49,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
  * of disk, a lock timeout) may pass, and the rows are retried as they are.
  */
 export function isUnwritableRow(err: unknown): boolean {
-  if ((driverError(err) as { name?: unknown } | null)?.name === 'UnstorableValueError') return true;
+  if ((driverError(err) as { name?: unknown } | null)?.name === UnstorableValueError.name) return true;
   const code = sqlState(err);
   return code !== undefined && (code.startsWith('22') || (code.startsWith('23') && code !== '23505'));
 }

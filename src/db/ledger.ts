@@ -100,18 +100,17 @@ export interface RefusedEvent {
 
 /**
  * Keeps refused events in `usage_set_aside`, each once (by its SHA-256: a batch retried after an
- * outage sets the same event aside again); resolves with how many were new there. Their text is
- * kept as it came, but for what no text column holds (NUL, lone surrogates: U+FFFD instead).
+ * outage sets the same event aside again). Their text is kept as it came, but for what no text
+ * column holds (NUL, lone surrogates: U+FFFD instead).
  */
-export async function setAsideEvents(db: Db, refused: readonly RefusedEvent[]): Promise<number> {
-  if (refused.length === 0) return 0;
+export async function setAsideEvents(db: Db, refused: readonly RefusedEvent[]): Promise<void> {
+  if (refused.length === 0) return;
   const rows = refused.map(({ event, reason }) => ({
     eventSha256: createHash('sha256').update(event).digest('hex'),
     event: storableText(event),
     reason: storableText(reason),
   }));
-  const inserted = await db.insert(usageSetAside).values(rows).onConflictDoNothing().returning({ id: usageSetAside.eventSha256 });
-  return inserted.length;
+  await db.insert(usageSetAside).values(rows).onConflictDoNothing();
 }
 
 /** Events set aside and not yet dealt with by an operator (the gauge `budget_gateway_ledger_set_aside`). */

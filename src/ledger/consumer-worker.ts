@@ -2,10 +2,9 @@
 // connections, the consumer loop, and answers to the thread that started it.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { Redis } from 'ioredis';
 import { openDatabase } from '../db/client.js';
 import { createLogger } from '../logger.js';
-import { LEDGER_READER_REDIS, redisOptions } from '../store/redis-connection.js';
+import { LEDGER_READER_REDIS, openRedis } from '../store/redis-connection.js';
 import { kernelThreadId } from '../threads.js';
 import type { ConsumerThreadSettings, FromConsumerThread, ToConsumerThread } from './consumer-thread.js';
 import { ledgerSink } from './ledger-sink.js';
@@ -16,7 +15,7 @@ const port = parentPort!;
 const post = (message: FromConsumerThread): void => port.postMessage(message);
 
 const logger = createLogger(settings.logLevel).child({ thread: 'ledger' });
-const redis = new Redis(settings.redisUrl, redisOptions(settings.redisUrl, LEDGER_READER_REDIS));
+const redis = openRedis(settings.redisUrl, LEDGER_READER_REDIS);
 redis.on('error', () => {}); // the request path's connection already reports Redis being away
 // One statement at a time: the consumer writes a batch, then reads the next.
 const database = await openDatabase({ databaseUrl: settings.database.url, searchPath: settings.database.searchPath, dataDir: '', poolSize: 1 });

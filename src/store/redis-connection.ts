@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * How the gateway connects to Redis. Commands fail fast while Redis is away (no offline queue, a
@@ -29,12 +29,13 @@ export const LEDGER_READER_REDIS: RedisOptions = {
 };
 
 /**
- * `options` for a connection to `url`. ioredis opens a `rediss://` connection without naming the
- * server for TLS (SNI), and proxies in front of managed Redis services may route by that name:
- * the URL's host name is given (an IP address is not a name, and is left out, as TLS wants).
+ * A connection to `url` with `options`, the one place the gateway makes them. ioredis opens a
+ * `rediss://` connection without naming the server for TLS (SNI), and proxies in front of managed
+ * Redis services may route by that name: the URL's host name is given (an IP address is not a
+ * name, and is left out, as TLS wants). Connections made from this one (`duplicate`) keep it.
  */
-export function redisOptions(url: string, options: RedisOptions): RedisOptions {
+export function openRedis(url: string, options: RedisOptions): Redis {
   const { protocol, hostname } = new URL(url);
   const host = hostname.replace(/^\[(.*)\]$/, '$1');
-  return protocol === 'rediss:' && isIP(host) === 0 ? { ...options, tls: { servername: host } } : options;
+  return new Redis(url, protocol === 'rediss:' && isIP(host) === 0 ? { ...options, tls: { servername: host } } : options);
 }
