@@ -168,6 +168,18 @@ export function counterChildren(metric: Counter<string>, max = 1_000): (...value
   });
 }
 
+/** As `counterChildren`, for a gauge set per request (a budget's utilization after each settle). */
+export function gaugeChildren(metric: Gauge<string>, max = 1_000): (...values: string[]) => { set(value: number): void } {
+  return children(metric, max, (labels) => {
+    const series = seriesOf<{ value: number }>(metric, labels, () => metric.set(labels, 0));
+    return {
+      set(value) {
+        series().value = value;
+      },
+    };
+  });
+}
+
 export function histogramChildren(metric: Histogram<string>, max = 1_000): (...values: string[]) => { observe(value: number): void } {
   const bounds = (metric as unknown as { upperBounds: number[] }).upperBounds;
   // The store keys buckets by bound; as a number each key would be converted to a string per call.

@@ -8,8 +8,8 @@ import type { Db } from '../db/client.js';
 import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { counterChildren, type Metrics } from '../metrics.js';
-import { budgetHeaders, refusalMessage } from './budget-headers.js';
+import { counterChildren, gaugeChildren, type Metrics } from '../metrics.js';
+import { budgetHeaderWriter, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
 import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
 import type { PriceBook } from './price-book.js';
@@ -104,6 +104,12 @@ interface Plan {
 
 type Gauge = { set(value: number): void };
 
+/**
+ * Utilization gauges kept by label (plans hold their own): at most one per tenant label and
+ * scope label, both capped (src/metrics.ts), and dropping them only costs a lookup again.
+ */
+const UTILIZATION_CHILDREN = 10_000;
+
 /** Plans kept per tenant policy: models come from clients, so a flood of names must not grow memory. */
 const MAX_PLANS_PER_TENANT = 64;
 
@@ -122,8 +128,12 @@ export class BudgetGuard {
    */
   readonly #leasing = new Map<string, Promise<boolean>>();
   readonly #decisions: (decision: string) => { inc(): void };
+  readonly #utilization: (tenant: string, scope: string) => Gauge;
   /** The last x-budget-* headers per budget (budgets live as long as their plan). */
-  readonly #lastHeaders = new WeakMap<ScopedBudget, { spend: number; headers: Readonly<Record<string, string>> }>();
+  readonly #lastHeaders = new WeakMap<
+    ScopedBudget,
+    { spend: number; headers: Readonly<Record<string, string>>; write: ReturnType<typeof budgetHeaderWriter> }
+  >();
   /** Keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
   readonly #plans = new WeakMap<Caller['tenant'], Map<string, Plan>>();
 
@@ -141,6 +151,7 @@ export class BudgetGuard {
   ) {
     this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
     this.#decisions = counterChildren(metrics.decisions);
+    this.#utilization = gaugeChildren(metrics.tenantUtilization, UTILIZATION_CHILDREN);
   }
 
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
@@ -287,17 +298,22 @@ export class BudgetGuard {
 
   /**
    * The x-budget-* headers describe the tightest USD budget (CONTRACT section 11). The last ones
-   * per budget are reused while its spend stands still, as it does for every request of a lease.
+   * per budget are reused while its spend stands still, as it does for every request of a lease;
+   * when it moves, only the spend and what remains are formatted again.
    */
   #headers(budgets: readonly ScopedBudget[], spends: readonly number[]): Readonly<Record<string, string>> {
     const i = tightest(budgets, spends);
     const budget = budgets[i]!;
     const spend = spends[i]!;
-    const last = this.#lastHeaders.get(budget);
+    let last = this.#lastHeaders.get(budget);
     if (last?.spend === spend) return last.headers;
-    const headers = budgetHeaders(budget.lines, spend, statusOf(spend, budget.lines), budget.period);
-    this.#lastHeaders.set(budget, { spend, headers });
-    return headers;
+    if (last === undefined) {
+      last = { spend, headers: {}, write: budgetHeaderWriter(budget.lines, budget.period) };
+      this.#lastHeaders.set(budget, last);
+    }
+    last.spend = spend;
+    last.headers = last.write(spend, statusOf(spend, budget.lines));
+    return last.headers;
   }
 
   #refusal(caller: Caller, budgets: readonly ScopedBudget[], refused: number, states: readonly BucketState[]): GatewayError {
@@ -357,7 +373,7 @@ export class BudgetGuard {
       const tenant = budget.scope === 'global' ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
       const scope = this.metrics.scopeLabel(budget.scope);
       this.metrics.tenantBudget.labels(tenant, scope).set(budget.lines.effectiveMicros / 1e6);
-      return this.metrics.tenantUtilization.labels(tenant, scope);
+      return this.#utilization(tenant, scope);
     });
   }
 

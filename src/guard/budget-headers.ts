@@ -4,15 +4,21 @@ import type { Period } from '../budget/period.js';
 import type { ScopedBudget, Unit } from '../budget/scopes.js';
 import type { BudgetLines, BudgetStatus } from '../budget/thresholds.js';
 
-/** The `x-budget-*` headers of every proxied answer (CONTRACT section 4), as of admission. */
-export function budgetHeaders(lines: BudgetLines, spendMicros: number, status: BudgetStatus, period: Period): Record<string, string> {
-  return {
-    'x-budget-limit': formatUsd(lines.effectiveMicros),
+/**
+ * The `x-budget-*` headers of every proxied answer (CONTRACT section 4), as of admission, for one
+ * budget: its limit and reset time are formatted once, its spend per call (the budget guard keeps
+ * one of these per budget; a settled request moves the spend, not the rest).
+ */
+export function budgetHeaderWriter(lines: BudgetLines, period: Period): (spendMicros: number, status: BudgetStatus) => Record<string, string> {
+  const limit = formatUsd(lines.effectiveMicros);
+  const resetAt = new Date(period.endMs).toISOString();
+  return (spendMicros, status) => ({
+    'x-budget-limit': limit,
     'x-budget-spend': formatUsd(spendMicros),
     'x-budget-remaining': formatUsd(Math.max(0, lines.effectiveMicros - spendMicros)),
     'x-budget-status': status,
-    'x-budget-reset-at': new Date(period.endMs).toISOString(),
-  };
+    'x-budget-reset-at': resetAt,
+  });
 }
 
 /** The 402 message: which budget refused, where it stands, and when it resets. */

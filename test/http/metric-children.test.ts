@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { counterChildren, createMetrics, histogramChildren } from '../../src/metrics.js';
+import { counterChildren, createMetrics, gaugeChildren, histogramChildren } from '../../src/metrics.js';
 
 /** Label values as clients may send them (the method), including what exposition must escape. */
 const labelValue = fc.oneof(fc.constantFrom('/v1/chat/completions', 'POST', '200', '2xx', 'acme'), fc.string({ maxLength: 8 }));
@@ -10,17 +10,20 @@ type Step =
   | { kind: 'count'; values: [string, string, string]; amount: number }
   | { kind: 'time'; values: [string, string]; value: number }
   | { kind: 'overhead'; value: number }
+  | { kind: 'gauge'; values: [string, string]; value: number }
   | { kind: 'reset' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('count' as const), values: fc.tuple(labelValue, labelValue, labelValue), amount: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 5, noNaN: true })) }),
   fc.record({ kind: fc.constant('time' as const), values: fc.tuple(labelValue, labelValue), value: seconds }),
   fc.record({ kind: fc.constant('overhead' as const), value: seconds }),
+  // Few tenants and scopes, as a gauge is set again and again for the same budget.
+  fc.record({ kind: fc.constant('gauge' as const), values: fc.tuple(fc.constantFrom('acme', 'other', ''), fc.constantFrom('tenant', 'global', 'model:gpt-4o')), value: fc.oneof(fc.constantFrom(0, 0.5, 1, 1.1), fc.double({ min: 0, max: 10, noNaN: true })) }),
   fc.constant({ kind: 'reset' as const }),
 );
 
 describe('per-request metric children', () => {
-  it("expose exactly what prom-client's own inc and observe would, across resets", async () => {
+  it("expose exactly what prom-client's own inc, observe and set would, across resets", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 60 }), async (steps) => {
         const reference = createMetrics({ defaultMetrics: false });
@@ -28,6 +31,7 @@ describe('per-request metric children', () => {
         const requests = counterChildren(fast.requests);
         const durations = histogramChildren(fast.requestDuration);
         const overhead = histogramChildren(fast.overhead)();
+        const utilization = gaugeChildren(fast.tenantUtilization);
         for (const s of steps) {
           if (s.kind === 'count') {
             reference.requests.labels(...s.values).inc(s.amount);
@@ -35,6 +39,9 @@ describe('per-request metric children', () => {
           } else if (s.kind === 'time') {
             reference.requestDuration.labels(...s.values).observe(s.value);
             durations(...s.values).observe(s.value);
+          } else if (s.kind === 'gauge') {
+            reference.tenantUtilization.labels(...s.values).set(s.value);
+            utilization(...s.values).set(s.value);
           } else if (s.kind === 'overhead') {
             reference.overhead.observe(s.value);
             overhead.observe(s.value);
