@@ -31,11 +31,11 @@ export interface Database {
   /** PostgreSQL only: where it is, for connections of another thread. */
   readonly connection?: PostgresConnection;
   /**
-   * A bulk load of a JSON array of objects with COPY in binary format (`binaryCopy`), all or
-   * nothing; the rows loaded. PGlite's runs in its thread (`PgliteThread.copyJson`), PostgreSQL's
-   * on one of the pool's connections (`copyIn`).
+   * A bulk load of JSON objects (one text each, keyed by column name) with COPY in binary format
+   * (`binaryCopy`), all or nothing; the rows loaded. PGlite's runs in its thread
+   * (`PgliteThread.copyJson`), PostgreSQL's on one of the pool's connections (`copyIn`).
    */
-  readonly copyJson: (table: string, columns: readonly CopyColumn[], json: string) => Promise<number>;
+  readonly copyJson: (table: string, columns: readonly CopyColumn[], objects: readonly string[]) => Promise<number>;
   /** PGlite only: its thread at idle scheduling priority (see `PgliteThread.runAsBackground`). */
   readonly runAsBackground?: () => Promise<void>;
   /** Resolves when the database answers a query (for /readyz). */
@@ -74,8 +74,8 @@ function openPostgres(connection: PostgresConnection, poolSize: number): Databas
     db,
     kind: 'postgres',
     connection,
-    copyJson: async (table, columns, json) => {
-      const { rows, bytes } = binaryCopyJson(json, columns);
+    copyJson: async (table, columns, objects) => {
+      const { rows, bytes } = binaryCopyJson(`[${objects.join(',')}]`, columns);
       await copyIn(client, copyStatement(table, columns, 'stdin'), bytes);
       // All or nothing: the server took every row.
       return rows;
@@ -117,7 +117,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     kind: 'pglite',
-    copyJson: (table, columns, json) => client.copyJson(table, columns, json),
+    copyJson: (table, columns, objects) => client.copyJson(table, columns, objects),
     runAsBackground: () => client.runAsBackground(),
     ping: () => ping(db),
     close: () => client.close(),

@@ -85,7 +85,7 @@ export async function insertLedgerEvents(db: Db, events: readonly string[]): Pro
 export async function writeLedgerEvents(database: Pick<Database, 'db' | 'copyJson'>, events: readonly string[]): Promise<number> {
   if (events.length === 0) return 0;
   try {
-    return await database.copyJson(getTableName(usageLedger), EVENT_COLUMNS, `[${events.join(',')}]`);
+    return await database.copyJson(getTableName(usageLedger), EVENT_COLUMNS, events);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     return insertLedgerEvents(database.db, events);

@@ -38,7 +38,7 @@ export type Request =
   | { op: 'query'; sql: string; params: unknown[]; rowMode: 'array' | 'object'; textTypes: number[]; txId: number | undefined }
   | { op: 'begin'; txId: number }
   | { op: 'end'; txId: number; commit: boolean }
-  | { op: 'copy'; table: string; columns: readonly CopyColumn[]; json: string }
+  | { op: 'copy'; table: string; columns: readonly CopyColumn[]; area: SharedArrayBuffer; length: number }
   | { op: 'close' };
 
 /** Its answer; id 0 is the one sent once the database is open (with the thread's kernel id). */
@@ -49,6 +49,8 @@ export class PgliteThread implements PgliteClient {
   readonly #calls = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   #next = 1;
   #nextTx = 1;
+  /** Shared memory kept for `copyJson`'s batches, free for the next one. */
+  readonly #areas: SharedArrayBuffer[] = [];
   #failed: Error | undefined;
   /** The thread's id in the kernel (Linux); undefined elsewhere. */
   #tid: number | undefined;
@@ -100,15 +102,42 @@ export class PgliteThread implements PgliteClient {
   }
 
   /**
-   * Loads a JSON array of objects into `table` with COPY, one row per object, each column read
-   * from it by name; returns the rows loaded. All or nothing, and with no ON CONFLICT: a row
-   * that breaks a constraint fails the whole load. The JSON is read and turned into COPY's binary
-   * format here, in the database's thread (`binaryCopy`). In PGlite, COPY costs a third less per
-   * row than an INSERT reading the same rows with `json_to_recordset` (its JSON parsing is most
-   * of the difference), and binary COPY less again than CSV (no text to parse into each type).
+   * Loads JSON objects (one text each) into `table` with COPY, one row per object, each column
+   * read from it by name; returns the rows loaded. All or nothing, and with no ON CONFLICT: a row
+   * that breaks a constraint fails the whole load. The objects are read and turned into COPY's
+   * binary format in the database's thread (`binaryCopyJson`). In PGlite, COPY costs a third
+   * less per row than an INSERT reading the same rows with `json_to_recordset` (its JSON parsing
+   * is most of the difference), and binary COPY less again than CSV (no text to parse into each
+   * type).
+   *
+   * The objects cross as UTF-8 written into shared memory that is reused from batch to batch
+   * (`#areas`), not as one joined string posted to the thread: a batch of 500 events is about
+   * 160 KB, and joining it and then copying it into the message took fresh memory from the kernel
+   * twice per batch (V8's large-object space, the message's buffer), which it zeroes first. That
+   * was the largest part of what the embedded gateway's request thread spent over the plain
+   * proxy's under `perf` (bench/README.md, "What each change bought").
    */
-  async copyJson(table: string, columns: readonly CopyColumn[], json: string): Promise<number> {
-    return (await this.#call({ op: 'copy', table, columns, json })) as number;
+  async copyJson(table: string, columns: readonly CopyColumn[], objects: readonly string[]): Promise<number> {
+    const area = this.#area(objects);
+    try {
+      const length = writeJsonArray(area, objects);
+      return (await this.#call({ op: 'copy', table, columns, area, length })) as number;
+    } finally {
+      // Reused once the thread is done with it (it has read it when it replies); a rare large
+      // batch's area is let go rather than kept.
+      if (area.byteLength <= MAX_KEPT_AREA && this.#areas.length < 2) this.#areas.push(area);
+    }
+  }
+
+  /** Shared memory for `objects` as a JSON array: a kept one that is large enough, or a new one. */
+  #area(objects: readonly string[]): SharedArrayBuffer {
+    let chars = 2 + objects.length;
+    for (const o of objects) chars += o.length;
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units).
+    const bound = chars * 3;
+    const i = this.#areas.findIndex((a) => a.byteLength >= bound);
+    if (i >= 0) return this.#areas.splice(i, 1)[0]!;
+    return new SharedArrayBuffer(Math.max(MIN_AREA, 2 ** Math.ceil(Math.log2(bound))));
   }
 
   /**
@@ -163,4 +192,21 @@ export class PgliteThread implements PgliteClient {
     for (const call of this.#calls.values()) call.reject(err);
     this.#calls.clear();
   }
+}
+
+/** 1 MB holds the 500-event batches of the ledger's writer (about 160 KB) three times over. */
+const MIN_AREA = 1 << 20;
+const MAX_KEPT_AREA = 16 << 20;
+
+/** `[o1,o2,...]` as UTF-8 into `area` (large enough: see `#area`); returns the bytes written. */
+function writeJsonArray(area: SharedArrayBuffer, objects: readonly string[]): number {
+  const bytes = Buffer.from(area);
+  let at = 0;
+  bytes[at++] = 0x5b; // [
+  for (let i = 0; i < objects.length; i++) {
+    if (i > 0) bytes[at++] = 0x2c; // ,
+    at += bytes.write(objects[i]!, at, 'utf8');
+  }
+  bytes[at++] = 0x5d; // ]
+  return at;
 }

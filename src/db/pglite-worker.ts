@@ -96,7 +96,8 @@ async function run(db: PGlite, statements: NamedStatements, request: Request): P
       return null;
     }
     case 'copy': {
-      const { bytes } = binaryCopyJson(request.json, request.columns);
+      // Read before the reply, after which the calling thread reuses the area for its next batch.
+      const { bytes } = binaryCopyJson(Buffer.from(request.area, 0, request.length).toString('utf8'), request.columns);
       const result = await db.query(copyStatement(request.table, request.columns, `'/dev/blob'`), [], { blob: new Blob([bytes]) });
       return result.affectedRows;
     }

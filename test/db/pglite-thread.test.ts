@@ -86,6 +86,27 @@ describe('the embedded database in its own thread', () => {
     expect(prepared.rows).toEqual([[outside]]);
   });
 
+  it('loads COPY batches sent at once, large or not, each exactly as sent, through its shared memory', async () => {
+    await thread.query('create table copied (id int primary key, note text)');
+    const columns = [
+      { name: 'id', type: 'int4' },
+      { name: 'note', type: 'text' },
+    ] as const;
+    const batch = (from: number, count: number, note: (i: number) => string) =>
+      Array.from({ length: count }, (_, k) => JSON.stringify({ id: from + k, note: note(from + k) }));
+    // Characters of 1 to 4 bytes in UTF-8, JSON escapes, notes of 3 MB (past the first 1 MB area),
+    // and one of 700,000 characters that take 1.4 MB.
+    const text = (i: number) => `é€😀 "${i}"\n\u0041`;
+    const batches = [batch(0, 500, text), batch(1000, 500, (i) => `second ${i}`), batch(2000, 3, (i) => 'x'.repeat(1 << 20) + i), batch(3000, 1, () => ''), batch(5000, 1, () => 'é'.repeat(700_000))];
+    // All four in flight together: none may write over another's bytes before the thread has read them.
+    expect(await Promise.all(batches.map((b) => thread.copyJson('copied', columns, b)))).toEqual([500, 500, 3, 1, 1]);
+    const rows = (await thread.query('select id, note from copied order by id')).rows as { id: number; note: string }[];
+    expect(rows).toEqual(batches.flat().map((row) => JSON.parse(row) as unknown));
+    // And again, once the areas are being reused.
+    expect(await thread.copyJson('copied', columns, batch(4000, 2, text))).toBe(2);
+    expect((await thread.query('select note from copied where id = 4001')).rows).toEqual([{ note: text(4001) }]);
+  });
+
   it("passes the database's errors on with their SQLSTATE", async () => {
     const failure = await thread.query('insert into t (id) values (1)').catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(Error);

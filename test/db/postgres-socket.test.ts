@@ -55,7 +55,7 @@ describe.skipIf(!url)(`PostgreSQL connections${url ? '' : ' (set TEST_DATABASE_U
       const secured = `postgres://${direct.username}@localhost:${front.port}${direct.pathname}?sslmode=require`;
       database = await openDatabase({ databaseUrl: secured, dataDir: '', poolSize: 1 });
       await database.db.execute(sql`create temporary table tls_copy (n int4, at timestamptz)`);
-      const rows = JSON.stringify([{ n: 1, at: '2030-01-01T00:00:00Z' }, { n: 2, at: '2030-01-01T00:00:00.001Z' }]);
+      const rows = [{ n: 1, at: '2030-01-01T00:00:00Z' }, { n: 2, at: '2030-01-01T00:00:00.001Z' }].map((row) => JSON.stringify(row));
       expect(await database.copyJson('tls_copy', [{ name: 'n', type: 'int4' }, { name: 'at', type: 'timestamptz' }], rows)).toBe(2);
       const result = (await database.db.execute(sql`select sum(n)::int as total from tls_copy`)) as unknown as { total: number }[];
       expect(result[0]).toEqual({ total: 3 });
