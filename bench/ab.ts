@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ThreadWindow } from './lib/cpu.js';
 import { runLoad } from './lib/load.js';
+import { roundOptions } from './lib/options.js';
 import { CHAT } from './lib/scenarios.js';
 import { spread } from './lib/stats.js';
 import { cell, table, whole } from './lib/tables.js';
@@ -23,9 +24,6 @@ const { values } = parseArgs({
 });
 const roots = (values.roots ?? '').split(',').filter((r) => r !== '').map((r) => resolve(r.trim()));
 const target = (values.target ?? 'embedded') as Target;
-const rounds = Number(values.rounds ?? 9);
-const durationS = Number(values.duration ?? 3);
-const concurrency = Number(values.concurrency ?? 64);
 
 interface Sample {
   rps: number;
@@ -37,8 +35,7 @@ interface Sample {
 async function main(): Promise<void> {
   if (roots.length !== 2) throw new Error('--roots: expected two checkouts, comma-separated (e.g. /tmp/before,.)');
   if (!MEASURABLE.includes(target)) throw new Error(`--target: expected one of ${MEASURABLE.join(',')}, got ${values.target}`);
-  if (!Number.isInteger(rounds) || rounds < 2) throw new Error('--rounds: expected an integer of at least 2 (the first round is a warm-up)');
-  if (!(durationS > 0) || !Number.isInteger(concurrency) || concurrency < 1) throw new Error('--duration and --concurrency: expected positive numbers');
+  const { rounds, durationS, concurrency } = roundOptions(values, 9);
 
   const started: StartedTargets[] = [];
   for (const root of roots) {

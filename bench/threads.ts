@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CpuWindow, STORE_PROCESSES, THREAD_KINDS, ThreadWindow, pidsNamed, type ThreadKind } from './lib/cpu.js';
 import { runLoad } from './lib/load.js';
+import { roundOptions } from './lib/options.js';
 import { CHAT } from './lib/scenarios.js';
 import { spread } from './lib/stats.js';
 import { cell, table, whole } from './lib/tables.js';
@@ -21,9 +22,6 @@ const MEASURABLE: readonly Target[] = ['bare', 'plain', 'embedded', 'redis'];
 
 const { values } = parseArgs({ options: { targets: { type: 'string' }, rounds: { type: 'string' }, duration: { type: 'string' }, concurrency: { type: 'string' } } });
 const targets = (values.targets ?? 'plain,embedded,redis').split(',').map((t) => t.trim()) as Target[];
-const rounds = Number(values.rounds ?? 6);
-const durationS = Number(values.duration ?? 3);
-const concurrency = Number(values.concurrency ?? 64);
 
 interface Round {
   round: number;
@@ -40,8 +38,7 @@ interface Round {
 async function main(): Promise<void> {
   const unknown = targets.filter((t) => !MEASURABLE.includes(t));
   if (unknown.length > 0 || targets.length === 0) throw new Error(`--targets: expected some of ${MEASURABLE.join(',')}, got ${values.targets}`);
-  if (!Number.isInteger(rounds) || rounds < 2) throw new Error('--rounds: expected an integer of at least 2 (the first round is a warm-up)');
-  if (!(durationS > 0) || !Number.isInteger(concurrency) || concurrency < 1) throw new Error('--duration and --concurrency: expected positive numbers');
+  const { rounds, durationS, concurrency } = roundOptions(values, 6);
 
   const started = await startTargets({ root: ROOT, host: '127.0.0.1', timeoutMs: 60_000 }, console.log, { only: targets });
   const running = TARGETS.filter((t) => targets.includes(t) && started.children.has(t));

@@ -126,3 +126,19 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     outDir: raw('out')[0],
   };
 }
+
+/** The round-based benches' shared flags (`bench:threads`, `bench:ab`), read and checked. */
+export interface RoundOptions {
+  readonly rounds: number;
+  readonly durationS: number;
+  readonly concurrency: number;
+}
+
+export function roundOptions(values: { rounds?: string; duration?: string; concurrency?: string }, defaultRounds: number): RoundOptions {
+  const rounds = Number(values.rounds ?? defaultRounds);
+  const durationS = Number(values.duration ?? 3);
+  const concurrency = Number(values.concurrency ?? 64);
+  if (!Number.isInteger(rounds) || rounds < 2) throw new UsageError('--rounds: expected an integer of at least 2 (the first round is a warm-up)');
+  if (!(durationS > 0) || !Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--duration and --concurrency: expected positive numbers');
+  return { rounds, durationS, concurrency };
+}
