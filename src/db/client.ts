@@ -6,7 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { binaryCopyJson, copyStatement, type CopyColumn } from './copy-binary.js';
+import { binaryCopyObjects, copyStatement, type CopyColumn } from './copy-binary.js';
 import { copyIn } from './postgres-copy.js';
 import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
@@ -75,7 +75,7 @@ function openPostgres(connection: PostgresConnection, poolSize: number): Databas
     kind: 'postgres',
     connection,
     copyJson: async (table, columns, objects) => {
-      const { rows, bytes } = binaryCopyJson(`[${objects.join(',')}]`, columns);
+      const { rows, bytes } = binaryCopyObjects(objects, columns);
       await copyIn(client, copyStatement(table, columns, 'stdin'), bytes);
       // All or nothing: the server took every row.
       return rows;

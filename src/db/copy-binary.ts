@@ -35,22 +35,23 @@ export class UnstorableValueError extends TypeError {
 }
 
 /**
- * `json`, a JSON array of objects keyed by column name (a batch of usage events joined), in
- * binary COPY format: `binaryCopy` of the parsed rows. Text that is not such an array throws
- * `UnstorableValueError`, as a bad value does.
+ * `objects`, each the JSON text of one object keyed by column name (a usage event), in binary
+ * COPY format: `binaryCopy` of the parsed rows. Each text is read on its own, so one that is not
+ * exactly one JSON object (not JSON, `null`, an array, two objects) throws
+ * `UnstorableValueError`, as a bad value does, and never becomes some other number of rows.
  */
-export function binaryCopyJson(json: string, columns: readonly CopyColumn[]): { rows: number; bytes: Buffer } {
-  let rows: unknown;
-  try {
-    rows = JSON.parse(json);
-  } catch (err) {
-    throw new UnstorableValueError(`binary COPY: the rows are not JSON (${(err as Error).message})`);
-  }
-  if (!Array.isArray(rows)) throw new UnstorableValueError('binary COPY: the rows are not a JSON array');
-  for (const row of rows) {
+export function binaryCopyObjects(objects: readonly string[], columns: readonly CopyColumn[]): { rows: number; bytes: Buffer } {
+  const rows = objects.map((text) => {
+    let row: unknown;
+    try {
+      row = JSON.parse(text);
+    } catch (err) {
+      throw new UnstorableValueError(`binary COPY: a row is not JSON (${(err as Error).message})`);
+    }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UnstorableValueError(`binary COPY: a row is not a JSON object: ${shown(row)}`);
-  }
-  return { rows: rows.length, bytes: binaryCopy(rows as Record<string, unknown>[], columns) };
+    return row as Record<string, unknown>;
+  });
+  return { rows: rows.length, bytes: binaryCopy(rows, columns) };
 }
 
 /**

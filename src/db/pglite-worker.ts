@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { kernelThreadId } from '../threads.js';
-import { binaryCopyJson, copyStatement } from './copy-binary.js';
+import { binaryCopyObjects, copyStatement } from './copy-binary.js';
 import { openDurablePglite } from './pglite-durable.js';
 import { NamedStatements } from './pglite-statements.js';
 import type { Reply, Request } from './pglite-thread.js';
@@ -97,7 +97,9 @@ async function run(db: PGlite, statements: NamedStatements, request: Request): P
     }
     case 'copy': {
       // Read before the reply, after which the calling thread reuses the area for its next batch.
-      const { bytes } = binaryCopyJson(Buffer.from(request.area, 0, request.length).toString('utf8'), request.columns);
+      const utf8 = Buffer.from(request.area);
+      const objects = Array.from(request.ends, (end, i) => utf8.toString('utf8', i === 0 ? 0 : request.ends[i - 1], end));
+      const { bytes } = binaryCopyObjects(objects, request.columns);
       const result = await db.query(copyStatement(request.table, request.columns, `'/dev/blob'`), [], { blob: new Blob([bytes]) });
       return result.affectedRows;
     }

@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binaryCopy, binaryCopyJson, UnstorableValueError, type CopyColumn } from '../../src/db/copy-binary.js';
+import { binaryCopy, binaryCopyObjects, UnstorableValueError, type CopyColumn } from '../../src/db/copy-binary.js';
 
 const COLUMNS: CopyColumn[] = [
   { name: 'id', type: 'uuid' },
@@ -107,17 +107,18 @@ describe('binaryCopy: rows in COPY binary format', () => {
     expect(() => binaryCopy([{ ...good, label: 'x'.repeat(100_000) }, { ...good, small: 'y'.repeat(100_000) }], COLUMNS)).toThrow(/^binary COPY: column small \(int4\) cannot hold "y{199}…$/);
   });
 
-  it('refuses text that is not a JSON array of objects, as it refuses a bad value', () => {
-    const good = { id: null, label: 'a', small: 1, big: 1, at: null };
-    expect(binaryCopyJson(JSON.stringify([good, good]), COLUMNS).rows).toBe(2);
-    for (const [json, message] of [
-      ['[{"id":null', /^binary COPY: the rows are not JSON/],
-      ['{"id":null}', /^binary COPY: the rows are not a JSON array$/],
-      [`[${JSON.stringify(good)},null]`, /^binary COPY: a row is not a JSON object: null$/],
-      [`[[1,2]]`, /^binary COPY: a row is not a JSON object: \[1,2\]$/],
+  it('refuses a text that is not exactly one JSON object, as it refuses a bad value, and never reads it as another number of rows', () => {
+    const good = JSON.stringify({ id: null, label: 'a', small: 1, big: 1, at: null });
+    expect(binaryCopyObjects([good, good], COLUMNS).rows).toBe(2);
+    for (const [text, message] of [
+      ['{"id":null', /^binary COPY: a row is not JSON/],
+      [`${good},${good}`, /^binary COPY: a row is not JSON/],
+      [`[${good}]`, /^binary COPY: a row is not a JSON object: \[\{/],
+      ['null', /^binary COPY: a row is not a JSON object: null$/],
+      ['[1,2]', /^binary COPY: a row is not a JSON object: \[1,2\]$/],
     ] as const) {
-      expect(() => binaryCopyJson(json, COLUMNS), json).toThrow(UnstorableValueError);
-      expect(() => binaryCopyJson(json, COLUMNS), json).toThrow(message);
+      expect(() => binaryCopyObjects([good, text], COLUMNS), text).toThrow(UnstorableValueError);
+      expect(() => binaryCopyObjects([good, text], COLUMNS), text).toThrow(message);
     }
   });
 

@@ -26,7 +26,9 @@ function unwritable(tenant: string) {
     nul: { event: eventOf(tenant).replace('"model":"gpt-4o-mini"', '"model":"gpt\\u0000"'), reason: /^22021: invalid byte sequence/ },
     noTenant: { event: eventOf(tenant).replace(`"tenant_id":"${tenant}"`, '"tenant_id":null'), reason: /^23502: null value in column "tenant_id"/ },
     notUuid: { event: eventOf(tenant).replace(/"request_id":"[^"]+"/, `"request_id":"req-${randomUUID()}"`), reason: /^binary COPY: column request_id \(uuid\) cannot hold "req-/ },
-    notJson: { event: `{"request_id":"${randomUUID()}"`, reason: /^binary COPY: the rows are not JSON/ },
+    notJson: { event: `{"request_id":"${randomUUID()}"`, reason: /^binary COPY: a row is not JSON/ },
+    // Two events in one entry: set aside as one, never two ledger rows.
+    twoObjects: { event: `${eventOf(tenant)},${eventOf(tenant)}`, reason: /^binary COPY: a row is not JSON/ },
     notObject: { event: JSON.stringify(randomUUID()), reason: /^binary COPY: a row is not a JSON object/ },
   };
 }
@@ -41,21 +43,21 @@ forEachDatabase('usage events the ledger table refuses', (t) => {
     const tenant = tenantId();
     const good = [eventOf(tenant), eventOf(tenant), eventOf(tenant)];
     const bad = unwritable(tenant);
-    const batch = [good[0]!, bad.nul.event, bad.notUuid.event, good[1]!, bad.notJson.event, bad.noTenant.event, bad.notObject.event, good[2]!];
+    const batch = [good[0]!, bad.nul.event, bad.notUuid.event, good[1]!, bad.notJson.event, bad.noTenant.event, bad.notObject.event, bad.twoObjects.event, good[2]!];
     const before = await countSetAside(t.db);
     const sink = ledgerSink(t.database, logger);
 
     expect(await sink(batch)).toBe(3);
     expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(3);
     const setAside = await t.db.select().from(usageSetAside).where(inArray(usageSetAside.event, Object.values(bad).map((b) => b.event)));
-    expect(setAside).toHaveLength(5);
+    expect(setAside).toHaveLength(6);
     for (const { event, reason } of Object.values(bad)) expect(setAside.find((s) => s.event === event)?.reason).toMatch(reason);
-    expect(await countSetAside(t.db)).toBe(before + 5);
+    expect(await countSetAside(t.db)).toBe(before + 6);
 
     // The same batch again, as a pipeline retries it after an outage: nothing new anywhere.
     expect(await sink(batch)).toBe(0);
     expect((await periodSpend(t.db, tenant, PERIOD)).requests).toBe(3);
-    expect(await countSetAside(t.db)).toBe(before + 5);
+    expect(await countSetAside(t.db)).toBe(before + 6);
   });
 
   it('can be put back into the ledger once corrected, with the README statement', async () => {

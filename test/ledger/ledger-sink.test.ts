@@ -59,7 +59,7 @@ describe('writeSplitting', () => {
     for (const [refusal, reason] of [
       [wrapped, '22P02: invalid input syntax for type uuid: "e3"'],
       [crossed, 'binary COPY: column request_id (uuid) cannot hold "x"'],
-      [() => new UnstorableValueError('binary COPY: the rows are not JSON'), 'binary COPY: the rows are not JSON'],
+      [() => new UnstorableValueError('binary COPY: a row is not JSON'), 'binary COPY: a row is not JSON'],
     ] as const) {
       const refused: RefusedEvent[] = [];
       expect(await writeSplitting(events(8), table(new Set(['e3']), refusal).write, refused)).toBe(7);
