@@ -9,7 +9,7 @@
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ThreadWindow } from './lib/cpu.js';
+import { CpuWindow, STORE_PROCESSES, ThreadWindow, pidsNamed } from './lib/cpu.js';
 import { runLoad } from './lib/load.js';
 import { roundOptions } from './lib/options.js';
 import { CHAT } from './lib/scenarios.js';
@@ -30,6 +30,8 @@ interface Sample {
   main: number;
   process: number;
   p99Ms: number;
+  /** Redis's and PostgreSQL's processes, µs per request (the redis target only). */
+  stores: number | undefined;
 }
 
 async function main(): Promise<void> {
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
       const s = started[i]!;
       const child = s.children.get(target)!;
       const threads = new ThreadWindow(child.process.pid!);
+      const stores = target === 'redis' ? new CpuWindow({ stores: pidsNamed(STORE_PROCESSES) }) : undefined;
       const result = await runLoad({
         origin: child.url,
         path: '/v1/chat/completions',
@@ -59,14 +62,26 @@ async function main(): Promise<void> {
         concurrency,
         warmupMs: 500,
         durationMs: durationS * 1000,
-        onWindowStart: () => threads.start(),
-        onWindowEnd: () => threads.end(),
+        onWindowStart: () => {
+          threads.start();
+          stores?.start();
+        },
+        onWindowEnd: () => {
+          threads.end();
+          stores?.end();
+        },
       });
       if (result.errorRate > 0.01) throw new Error(`${roots[i]}: ${(result.errorRate * 100).toFixed(1)}% errors: ${result.errorSamples.join('; ')}`);
       const cpu = threads.perRequest(result.requests);
-      const sample = { rps: result.rps, main: cpu.main, process: cpu.main + cpu.idle + cpu.other, p99Ms: result.p99Ms };
+      const sample = {
+        rps: result.rps,
+        main: cpu.main,
+        process: cpu.main + cpu.idle + cpu.other,
+        p99Ms: result.p99Ms,
+        stores: stores?.perRequest('stores', result.requests) ?? undefined,
+      };
       if (round > 1) samples[i]!.push(sample);
-      console.log(`[bench:ab] round ${round} ${i === 0 ? 'A' : 'B'}: ${whole(sample.rps)} req/s, main thread ${sample.main.toFixed(1)} µs/req, process ${sample.process.toFixed(1)}, p99 ${sample.p99Ms.toFixed(2)} ms`);
+      console.log(`[bench:ab] round ${round} ${i === 0 ? 'A' : 'B'}: ${whole(sample.rps)} req/s, main thread ${sample.main.toFixed(1)} µs/req, process ${sample.process.toFixed(1)}${sample.stores === undefined ? '' : `, Redis + PostgreSQL ${sample.stores.toFixed(1)}`}, p99 ${sample.p99Ms.toFixed(2)} ms`);
     }
   }
   const rows = samples.map((list, i) => [
@@ -75,10 +90,12 @@ async function main(): Promise<void> {
     cell(spread(list.map((s) => s.main)), (n) => n.toFixed(1)),
     cell(spread(list.map((s) => s.process)), (n) => n.toFixed(1)),
     cell(spread(list.map((s) => s.p99Ms)), (n) => n.toFixed(2)),
+    ...(target === 'redis' ? [cell(spread(list.map((s) => s.stores ?? Number.NaN)), (n) => n.toFixed(1))] : []),
   ]);
   // B's req/s ÷ A's, round by round (each pair measured one after the other).
   const ratios = samples[1]!.map((b, k) => b.rps / samples[0]![k]!.rps);
-  console.log(`\n${table(['checkout', 'req/s', 'main thread µs/req', 'process µs/req', 'p99 ms'], rows)}`);
+  const headers = ['checkout', 'req/s', 'main thread µs/req', 'process µs/req', 'p99 ms', ...(target === 'redis' ? ['Redis + PostgreSQL µs/req'] : [])];
+  console.log(`\n${table(headers, rows)}`);
   console.log(`B ÷ A, req/s per round: ${cell(spread(ratios), (n) => n.toFixed(3))} (${ratios.map((r) => r.toFixed(3)).join(', ')})`);
 }
 

@@ -21,6 +21,7 @@ import { LedgerBatchWriter } from './ledger/batch-writer.js';
 import { ledgerSink } from './ledger/ledger-sink.js';
 import { LedgerConsumerThread } from './ledger/consumer-thread.js';
 import { LedgerStreamConsumer, type StreamConsumerOptions } from './ledger/stream-consumer.js';
+import { usageStreams } from './ledger/usage-stream.js';
 import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -151,18 +152,19 @@ interface LedgerWiring {
 
 function redisLedger(redis: Redis, config: Config, database: Database, sink: LedgerSink, logger: Logger): LedgerWiring {
   const prefix = config.redisPrefix;
-  const stream = `${prefix}usage`;
+  const streams = usageStreams(prefix);
   const options: StreamConsumerOptions = {
-    stream,
+    streams,
     group: 'ledger',
     consumer: `${hostname()}:${process.pid}`,
-    batch: 500,
+    // Entries per read: a few dozen events each under load, a handful at one request at a time.
+    batch: 64,
     blockMs: 1_000,
     claimIdleMs: config.ledgerClaimIdleMs,
     lingerMs: 100,
   };
   return {
-    store: new RedisSpendStore(redis, { prefix, usageStream: stream }),
+    store: new RedisSpendStore(redis, { prefix, usage: streams }),
     pipeline: ledgerConsumer(config, database, options, sink, logger),
     direct: new LedgerBatchWriter(sink, logger),
   };

@@ -1,13 +1,16 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { ACKNOWLEDGE } from '../store/lua.js';
 import type { LedgerPipeline, LedgerSink } from './usage-event.js';
+import { eventsOf, type UsageStreams } from './usage-stream.js';
 
 export interface StreamConsumerOptions {
-  readonly stream: string;
+  readonly streams: UsageStreams;
   readonly group: string;
   /** This replica's name in the consumer group. */
   readonly consumer: string;
+  /** Entries per read and stream (an entry holds the usage events of one settle script). */
   readonly batch: number;
   readonly blockMs: number;
   /** Entries another consumer has held this long are taken over (that replica died). */
@@ -17,12 +20,15 @@ export interface StreamConsumerOptions {
 }
 
 type Entry = [id: string, fields: string[]];
+/** Entries read from one stream. */
+type Read = { readonly stream: string; readonly entries: Entry[] };
 
 /**
- * The ledger path with Redis: the settle script appended each usage event to a stream in the
- * same atomic step that charged it; a consumer group writes batches to the database (idempotent
- * on the request id), then acknowledges and deletes them. Until then they stay in Redis: a
- * database outage only delays them, and entries a dead replica had read are claimed by another.
+ * The ledger path with Redis: the settle script appended each batch's usage events to a stream in
+ * the same atomic step that charged them; a consumer group writes them to the database
+ * (idempotent on the request id), then acknowledges and deletes them. Until then they stay in
+ * Redis: a database outage only delays them, and entries a dead replica had read are claimed by
+ * another. The stream of earlier versions (one event per entry) is read too once it exists.
  */
 export class LedgerStreamConsumer implements LedgerPipeline {
   #running = false;
@@ -31,6 +37,8 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   #lastPending = 0;
   /** Entries this consumer read but did not acknowledge may exist (at start, after a failure). */
   #ownPending = true;
+  /** The streams read: the current one, and the legacy one once it is found to exist. */
+  #streams: string[];
 
   constructor(
     /** A dedicated connection: XREADGROUP BLOCK holds it while waiting. */
@@ -38,7 +46,10 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     private readonly sink: LedgerSink,
     private readonly logger: Logger,
     private readonly options: StreamConsumerOptions,
-  ) {}
+  ) {
+    this.#streams = [options.streams.stream];
+    redis.defineCommand('bgAcknowledge', { lua: ACKNOWLEDGE, numberOfKeys: 2 });
+  }
 
   start(): void {
     this.#running = true;
@@ -52,17 +63,23 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     // One last pass without blocking, for what settled during shutdown.
     if (this.redis.status === 'ready') {
       await this.#drain().catch(() => undefined);
-      this.#lastPending = await this.redis.xlen(this.options.stream).catch(() => this.#lastPending);
+      this.#lastPending = await this.#count().catch(() => this.#lastPending);
     }
     this.redis.disconnect();
   }
 
-  /** Entries not yet written; quick even while Redis is away (the last count then: a scrape must not hang). */
+  /** Events not yet written; quick even while Redis is away (the last count then: a scrape must not hang). */
   async pending(): Promise<number> {
     if (!this.#running || this.redis.status !== 'ready') return this.#lastPending;
-    const counted = await Promise.race([this.redis.xlen(this.options.stream), delay(500).then(() => undefined)]);
+    const counted = await Promise.race([this.#count(), delay(500).then(() => undefined)]);
     if (counted !== undefined) this.#lastPending = counted;
     return this.#lastPending;
+  }
+
+  async #count(): Promise<number> {
+    const { count, legacy } = this.options.streams;
+    const [[, events], [, legacyEvents]] = (await this.redis.multi().get(count).xlen(legacy).exec()) as [[unknown, string | null], [unknown, number]];
+    return Math.max(0, Number(events ?? 0)) + legacyEvents;
   }
 
   async #run(): Promise<void> {
@@ -70,19 +87,20 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     let lastClaimMs = 0;
     while (this.#running) {
       try {
-        if (!grouped) grouped = (await this.#ensureGroup(), true);
+        if (!grouped) grouped = (await this.#ensureGroups(), true);
         if (Date.now() - lastClaimMs >= this.options.claimIdleMs / 3) {
+          await this.#findLegacy();
           await this.#claimAbandoned();
           lastClaimMs = Date.now();
         }
-        const entries = await this.#read(this.options.blockMs);
-        if (entries.length > 0) await this.#write(entries);
+        const reads = await this.#read(this.options.blockMs);
+        if (reads.length > 0) await this.#write(reads);
         this.#recovered();
-        // A short batch means the stream is nearly empty: let usage gather instead of paying a
-        // database round trip (and five Redis commands) for every single event.
-        if (entries.length < this.options.batch && this.#running) await delay(this.options.lingerMs);
+        // A short read means the streams are nearly empty: let usage gather instead of paying a
+        // database round trip (and the Redis commands) for every few events.
+        if (reads.every((r) => r.entries.length < this.options.batch) && this.#running) await delay(this.options.lingerMs);
       } catch (err) {
-        // A Redis that came back empty has lost the group with the stream: make it again.
+        // A Redis that came back empty has lost the groups with the streams: make them again.
         if (String((err as Error).message).includes('NOGROUP')) grouped = false;
         await this.#failed(err);
       }
@@ -90,45 +108,73 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   }
 
   async #drain(): Promise<void> {
-    for (let entries = await this.#read(0); entries.length > 0; entries = await this.#read(0)) await this.#write(entries);
+    for (let reads = await this.#read(0); reads.length > 0; reads = await this.#read(0)) await this.#write(reads);
   }
 
-  async #ensureGroup(): Promise<void> {
+  async #ensureGroups(): Promise<void> {
+    this.#streams = [this.options.streams.stream];
+    await this.#createGroup(this.options.streams.stream, true);
+    await this.#findLegacy();
+  }
+
+  /** Reads the legacy stream too once a replica of an earlier version has made it. */
+  async #findLegacy(): Promise<void> {
+    const { legacy } = this.options.streams;
+    if (this.#streams.includes(legacy) || (await this.redis.exists(legacy)) === 0) return;
+    await this.#createGroup(legacy, false);
+    this.#streams = [...this.#streams, legacy];
+    this.#ownPending = true;
+  }
+
+  async #createGroup(stream: string, make: boolean): Promise<void> {
     try {
-      await this.redis.xgroup('CREATE', this.options.stream, this.options.group, '0', 'MKSTREAM');
+      await (make ? this.redis.xgroup('CREATE', stream, this.options.group, '0', 'MKSTREAM') : this.redis.xgroup('CREATE', stream, this.options.group, '0'));
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
   }
 
   /** New entries; first this consumer's own unacknowledged ones (after a start or a failed write), then fresh ones. */
-  async #read(blockMs: number): Promise<Entry[]> {
-    const { stream, group, consumer, batch } = this.options;
+  async #read(blockMs: number): Promise<Read[]> {
+    const { group, consumer, batch } = this.options;
+    const streams = this.#streams;
     if (this.#ownPending) {
-      const own = entriesOf(await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, '0'));
+      const own = readsOf(await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', ...streams, ...streams.map(() => '0')));
       if (own.length > 0) return own;
       this.#ownPending = false;
     }
-    const fresh =
+    const fresh = streams.map(() => '>');
+    return readsOf(
       blockMs > 0
-        ? await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>')
-        : await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, '>');
-    return entriesOf(fresh);
+        ? await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', ...streams, ...fresh)
+        : await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', ...streams, ...fresh),
+    );
   }
 
   async #claimAbandoned(): Promise<void> {
-    const { stream, group, consumer, claimIdleMs, batch } = this.options;
-    const [, claimed] = (await this.redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, Entry[]];
-    if (claimed.length > 0) {
-      this.logger.warn({ entries: claimed.length }, 'ledger: took over usage events a stopped replica had read');
-      await this.#write(claimed);
+    const { group, consumer, claimIdleMs, batch } = this.options;
+    for (const stream of this.#streams) {
+      const [, claimed] = (await this.redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, Entry[]];
+      const entries = claimed.filter(([, fields]) => fields !== null);
+      if (entries.length > 0) {
+        this.logger.warn({ entries: entries.length }, 'ledger: took over usage events a stopped replica had read');
+        await this.#write([{ stream, entries }]);
+      }
     }
   }
 
-  async #write(entries: Entry[]): Promise<void> {
-    await this.sink(entries.flatMap(([, fields]) => (fields?.[1] === undefined ? [] : [fields[1]])));
-    const ids = entries.map(([id]) => id);
-    await this.redis.multi().xack(this.options.stream, this.options.group, ...ids).xdel(this.options.stream, ...ids).exec();
+  async #write(reads: readonly Read[]): Promise<void> {
+    await this.sink(reads.flatMap(({ entries }) => entries.flatMap(([, fields]) => eventsOf(fields))));
+    const { streams, group } = this.options;
+    for (const { stream, entries } of reads) {
+      const ids = entries.map(([id]) => id);
+      if (stream === streams.stream) {
+        const acknowledge = (this.redis as unknown as { bgAcknowledge: (...args: (string | number)[]) => Promise<number> }).bgAcknowledge;
+        await acknowledge.call(this.redis, stream, streams.count, group, ...entries.flatMap(([id, fields]) => [id, fields.length >> 1]));
+      } else {
+        await this.redis.multi().xack(stream, group, ...ids).xdel(stream, ...ids).exec();
+      }
+    }
   }
 
   #recovered(): void {
@@ -149,8 +195,13 @@ export class LedgerStreamConsumer implements LedgerPipeline {
 /** Waits without holding the process open. */
 const delay = (ms: number): Promise<void> => wait(ms, undefined, { ref: false });
 
-function entriesOf(reply: unknown): Entry[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const [[, entries]] = reply as [[string, Entry[]]];
-  return entries.filter(([, fields]) => fields !== null);
+/** XREADGROUP's answer: per stream with entries, those whose fields are still there. */
+function readsOf(reply: unknown): Read[] {
+  if (!Array.isArray(reply)) return [];
+  const reads: Read[] = [];
+  for (const [stream, all] of reply as [string, Entry[]][]) {
+    const entries = all.filter(([, fields]) => fields !== null);
+    if (entries.length > 0) reads.push({ stream, entries });
+  }
+  return reads;
 }

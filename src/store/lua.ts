@@ -80,21 +80,30 @@ return admitted
 `;
 
 /**
- * Settles every request of one tick in one script: fewer script runs in Redis and fewer commands
- * in the gateway, the same atomicity per request (the whole batch is one atomic step).
- * KEYS: the usage stream. ARGV: settles, then per settle: id, usage event, replay flag (1: charge
- * only buckets that still hold the reservation), bucket count, and per bucket: key, amount,
- * release. Returns, per settle and bucket in order, the spend after the charge, or -1 where the
- * bucket is unknown or, for a replay, no longer holds it (left alone: its seed came from the ledger).
+ * Settles a batch of requests (those finished within a few milliseconds) in one script: fewer
+ * script runs in Redis and fewer commands in the gateway, the same atomicity per request (the
+ * whole batch is one atomic step).
  *
- * The settles of a batch mostly hit the same buckets and the same lease, so each bucket's state
- * is read once, the settles are applied in order to that copy, and what changed is written back
- * once at the end: a call into Redis from Lua costs more than the arithmetic it replaces, and per
- * settle this leaves one call (its stream entry) instead of six. Nothing between the read and the
- * write-back can see the copy: the script is atomic.
+ * The gateway sends the batch already summed per bucket and reservation (a group): the settles of
+ * one lease mostly hit the same buckets, and returning reservations and charging spend add up, so
+ * the group's sums leave Redis as its settles one by one would. A replay (charged only where the
+ * bucket still holds the reservation) is a group of its own, in its place among the others, so
+ * that check sees what the settles before it left. Every usage event of the batch goes into one
+ * stream entry (`e` fields, one event each), and the count of events waiting is kept beside it.
+ *
+ * KEYS: the usage stream, its count of waiting events. ARGV: groups, then per group: bucket key,
+ * reservation id, replay flag (1: charge only if the bucket still holds the reservation), amount
+ * to charge, reservation to return; then the stream entry's fields ('e', event, 'e', event...).
+ * Returns, per group, its bucket's spend before the batch, or -1 where the group was not charged
+ * (the bucket is unknown or, for a replay, no longer holds it: its seed came from the ledger).
+ * The gateway adds each settle's charges to that in order for the spend each left behind.
+ *
+ * Each bucket's state is read once, the groups are applied in order to that copy, and what changed
+ * is written back once at the end: a call into Redis from Lua costs more than the arithmetic it
+ * replaces. Nothing between the read and the write-back can see the copy: the script is atomic.
  */
 export const SETTLE = `
-local known, spend, charged, reserved, held, touched = {}, {}, {}, {}, {}, {}
+local known, base, spend, reserved, held, touched = {}, {}, {}, {}, {}, {}
 local function isKnown(k)
   local v = known[k]
   if v == nil then
@@ -116,33 +125,37 @@ local function holding(k, id)
   end
   return v
 end
-local after, at = {}, 2
-for _ = 1, tonumber(ARGV[1]) do
-  local id, event, replay, buckets = ARGV[at], ARGV[at + 1], ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
-  at = at + 4
-  for _ = 1, buckets do
-    local k, amount, release = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-    at = at + 3
-    if isKnown(k) and (not replay or holding(k, id)) then
-      -- Returns up to release of the reservation; one that reaches zero is gone.
-      local left = holding(k, id)
-      if left and left >= 0 then
-        local take = left
-        if release and release < left then take = release end
-        reserved[k] = (reserved[k] or 0) - take
-        if left - take <= 0 then held[k][id] = false else held[k][id] = left - take end
-      end
-      if spend[k] == nil then spend[k] = tonumber(redis.call('HGET', k, 'spend') or '0') end
-      spend[k] = spend[k] + amount
-      charged[k] = (charged[k] or 0) + amount
-      after[#after + 1] = spend[k]
-    else
-      after[#after + 1] = -1
+local out, at = {}, 2
+for g = 1, tonumber(ARGV[1]) do
+  local k, id, replay, amount, release = ARGV[at], ARGV[at + 1], ARGV[at + 2] == '1', tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  at = at + 5
+  if isKnown(k) and (not replay or holding(k, id)) then
+    -- Returns up to release of the reservation; one that reaches zero is gone.
+    local left = holding(k, id)
+    if left and left >= 0 then
+      local take = left
+      if release < left then take = release end
+      reserved[k] = (reserved[k] or 0) - take
+      if left - take <= 0 then held[k][id] = false else held[k][id] = left - take end
     end
+    if base[k] == nil then
+      base[k] = tonumber(redis.call('HGET', k, 'spend') or '0')
+      spend[k] = 0
+    end
+    spend[k] = spend[k] + amount
+    out[g] = base[k]
+  else
+    out[g] = -1
   end
-  redis.call('XADD', KEYS[1], '*', 'e', event)
 end
-for k, total in pairs(charged) do redis.call('HINCRBY', k, 'spend', total) end
+local fields = #ARGV - at + 1
+if fields > 0 then
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, at))
+  redis.call('INCRBY', KEYS[2], fields / 2)
+end
+for k, total in pairs(spend) do
+  if total ~= 0 then redis.call('HINCRBY', k, 'spend', total) end
+end
 for k, total in pairs(reserved) do
   if total ~= 0 then redis.call('HINCRBY', k, 'reserved', total) end
 end
@@ -156,7 +169,24 @@ for _, t in ipairs(touched) do
     redis.call('HSET', k .. ':a', id, now)
   end
 end
-return after
+return out
+`;
+
+/**
+ * The ledger consumer wrote these entries of the usage stream: acknowledge and delete them, and
+ * take their events off the count of those waiting, each entry once (another consumer may have
+ * written and deleted it too, after taking it over).
+ * KEYS: the usage stream, its count of waiting events. ARGV: the consumer group, then per entry:
+ * its id and how many events it held.
+ */
+export const ACKNOWLEDGE = `
+local written = 0
+for i = 2, #ARGV, 2 do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then written = written + tonumber(ARGV[i + 1]) end
+end
+if written > 0 then redis.call('DECRBY', KEYS[2], written) end
+return written
 `;
 
 /** KEYS: bucket keys. ARGV: id, then the amount to return per bucket (none: all of each). */

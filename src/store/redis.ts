@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
+import type { UsageStreams } from '../ledger/usage-stream.js';
 import { RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
@@ -21,8 +22,8 @@ type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed', ScriptC
 export interface RedisSpendStoreOptions {
   /** Prefix of every key, so several deployments (or test runs) can share one Redis. */
   readonly prefix: string;
-  /** The stream the settle script appends usage events to (the ledger consumer reads it). */
-  readonly usageStream: string;
+  /** The stream the settle script appends usage events to (the ledger consumer reads it), and their count. */
+  readonly usage: Pick<UsageStreams, 'stream' | 'count'>;
   /** How long a settle waits for others to go to Redis in the same script (default 2 ms). */
   readonly settleLingerMs?: number;
 }
@@ -108,18 +109,20 @@ export class RedisSpendStore implements SpendStore {
     this.#settleTimer = undefined;
     const batch = this.#settles.splice(0);
     if (batch.length === 0) return;
-    const args: (string | number)[] = [this.options.usageStream, batch.length];
-    for (const s of batch) {
-      args.push(s.id, s.usageEvent, s.replay ? 1 : 0, s.charges.length);
-      for (const c of s.charges) args.push(this.#key(c.key), c.amount, c.release);
-    }
-    this.#scripts.bgSettle(1, ...args).then(
+    const { args, slots } = settleScript(batch, (key) => this.#key(key));
+    this.#scripts.bgSettle(2, this.options.usage.stream, this.options.usage.count, ...args).then(
       (reply) => {
+        // Each settle's spend per bucket: the bucket's spend before the batch plus the charges
+        // of the batch up to its own, in order, as one settle at a time would have found it.
+        const running = new Map<string, number>();
         let at = 0;
         for (const s of batch) {
-          s.resolve(s.charges.map(() => {
-            const spend = (reply as number[])[at++]!;
-            return spend < 0 ? undefined : spend;
+          s.resolve(s.charges.map((c) => {
+            const before = (reply as number[])[slots[at++]!]!;
+            if (before < 0) return undefined;
+            const after = (running.get(c.key) ?? before) + c.amount;
+            running.set(c.key, after);
+            return after;
           }));
         }
       },
@@ -161,6 +164,41 @@ export class RedisSpendStore implements SpendStore {
   #key(key: string): string {
     return this.options.prefix + key;
   }
+}
+
+/**
+ * The settle script's arguments for a batch (see SETTLE in lua.ts): the charges summed per bucket
+ * and reservation, each replay a group of its own in its place, then every usage event; and, per
+ * settle and charge in order, the index of its group.
+ */
+export function settleScript(
+  batch: readonly Pick<PendingSettle, 'id' | 'charges' | 'usageEvent' | 'replay'>[],
+  key: (bucket: string) => string,
+): { args: (string | number)[]; slots: number[] } {
+  const groups = new Map<string, { key: string; id: string; replay: boolean; amount: number; release: number; index: number }>();
+  const slots: number[] = [];
+  // Settles between two replays share groups; a replay starts a stretch of its own, and so does
+  // the settle after it.
+  let stretch = 0;
+  for (const s of batch) {
+    if (s.replay) stretch++;
+    for (const c of s.charges) {
+      const name = `${stretch}\u0000${c.key}\u0000${s.id}`;
+      let group = groups.get(name);
+      if (group === undefined) {
+        group = { key: key(c.key), id: s.id, replay: s.replay, amount: 0, release: 0, index: groups.size };
+        groups.set(name, group);
+      }
+      group.amount += c.amount;
+      group.release += c.release;
+      slots.push(group.index);
+    }
+    if (s.replay) stretch++;
+  }
+  const args: (string | number)[] = [groups.size];
+  for (const g of groups.values()) args.push(g.key, g.id, g.replay ? 1 : 0, g.amount, g.release);
+  for (const s of batch) args.push('e', s.usageEvent);
+  return { args, slots };
 }
 
 function pairs(reply: number[], from: number): BucketState[] {

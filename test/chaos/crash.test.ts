@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { getTenant } from '../../src/db/tenants.js';
+import { usageStreams } from '../../src/ledger/usage-stream.js';
 import { startSimLiteLLM, type SimLiteLLM, type SimRequestInfo } from '../../src/sim/litellm.js';
 import { createTestTenant, TEST_ADMIN_KEY, type TestTenant } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
@@ -149,7 +150,8 @@ describe.skipIf(!url)(`SIGKILL of one of three gateway processes mid-stream${url
     try {
       await vi.waitFor(
         async () => {
-          expect(await store.xlen('bg:usage')).toBe(0);
+          expect(await store.xlen(usageStreams('bg:').stream)).toBe(0);
+          expect(await store.get(usageStreams('bg:').count)).toBe('0');
           expect(await pendingByConsumer()).toEqual({});
           const stored = new Set((await Promise.all(tenants.map((t) => ledgerRows(db.db, t.tenantId)))).flat().map((r) => r.requestId));
           expect(survivorIdsOf().filter((id) => !stored.has(id))).toEqual([]);
@@ -195,7 +197,7 @@ describe.skipIf(!url)(`SIGKILL of one of three gateway processes mid-stream${url
   async function pendingByConsumer(): Promise<Record<string, number>> {
     const store = new Redis(redis.url);
     try {
-      const [count, , , consumers] = (await store.xpending('bg:usage', 'ledger').catch(() => [0, null, null, null])) as [number, unknown, unknown, [string, string][] | null];
+      const [count, , , consumers] = (await store.xpending(usageStreams('bg:').stream, 'ledger').catch(() => [0, null, null, null])) as [number, unknown, unknown, [string, string][] | null];
       return count === 0 ? {} : Object.fromEntries((consumers ?? []).map(([name, pending]) => [name, Number(pending)]));
     } finally {
       store.disconnect();

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTenant, upsertTenant } from '../../src/db/tenants.js';
+import { usageStreams } from '../../src/ledger/usage-stream.js';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { CHAT_MICROS, sendChat, startTestGateway, testDatabase, type TestGateway } from '../support/gateway.js';
 import { ledgerRows, usageEventOf, waitForLedgerRows } from '../support/ledger.js';
 import { redisUrl } from '../support/services.js';
-import { dropKeys } from '../support/stores.js';
+import { appendUsage, dropKeys } from '../support/stores.js';
 import { tenantConfig } from '../support/tenants.js';
 
 const url = redisUrl();
@@ -56,8 +57,10 @@ describe.skipIf(!url)(url ? 'three replicas sharing Redis and the database' : 't
     const [row] = await waitForLedgerRows(replicas[0]!.db, tenant.tenantId, 1);
     expect(row!.requestId).toBe(res.headers['x-request-id']);
     // The same event appended again, as a replica that died before acknowledging would leave it.
-    await redis.xadd(`${prefix}usage`, '*', 'e', usageEventOf(row!));
-    await expect.poll(() => redis.xlen(`${prefix}usage`), { timeout: 10_000 }).toBe(0);
+    const streams = usageStreams(prefix);
+    await appendUsage(redis, streams, [usageEventOf(row!)]);
+    await expect.poll(() => redis.xlen(streams.stream), { timeout: 10_000 }).toBe(0);
+    expect(await redis.get(streams.count)).toBe('0');
     expect(await ledgerRows(replicas[0]!.db, tenant.tenantId)).toHaveLength(1);
   });
 

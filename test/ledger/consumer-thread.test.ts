@@ -11,7 +11,8 @@ import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { openTestDatabase, rowsOf, type TestDatabase } from '../support/databases.js';
 import { databaseUrl, redisUrl } from '../support/services.js';
 import { usageRecord } from '../support/ledger.js';
-import { dropKeys } from '../support/stores.js';
+import { usageStreams } from '../../src/ledger/usage-stream.js';
+import { appendUsage, dropKeys } from '../support/stores.js';
 
 const redisAt = redisUrl();
 const postgresAt = databaseUrl();
@@ -43,10 +44,11 @@ describe.skipIf(!runs)(runs ? 'the ledger consumer in its own thread' : 'the led
   const settings = (name: string): ConsumerThreadSettings => ({
     redisUrl: redisAt!,
     database: database.database.connection!,
-    consumer: { stream: `${prefix}${name}`, group: 'ledger', consumer: name, batch: 100, blockMs: 100, claimIdleMs: 60_000, lingerMs: 20 },
+    consumer: { streams: usageStreams(`${prefix}${name}:`), group: 'ledger', consumer: name, batch: 100, blockMs: 100, claimIdleMs: 60_000, lingerMs: 20 },
     logLevel: 'silent',
   });
-  const add = (stream: string, ids: readonly string[]) => Promise.all(ids.map((id) => redis.xadd(stream, '*', 'e', encodeUsage(usageRecord(id, { tenantId: 'thread-test' })))));
+  const add = (s: ConsumerThreadSettings, ids: readonly string[]) =>
+    appendUsage(redis, s.consumer.streams, ids.map((id) => encodeUsage(usageRecord(id, { tenantId: 'thread-test' }))));
   const ledgerHas = async (ids: readonly string[]): Promise<number> => {
     const [row] = await rowsOf<{ n: string }>(database.database.db, sql`select count(*) as n from usage_ledger where request_id in ${ids}`);
     return Number(row!.n);
@@ -57,7 +59,7 @@ describe.skipIf(!runs)(runs ? 'the ledger consumer in its own thread' : 'the led
     const thread = new LedgerConsumerThread(s, logger);
     thread.start();
     const ids = Array.from({ length: 50 }, () => randomUUID());
-    await add(s.consumer.stream, ids);
+    await add(s, ids);
     await vi.waitFor(async () => expect(await ledgerHas(ids)).toBe(50), { timeout: 10_000, interval: 50 });
     await vi.waitFor(async () => expect(await thread.pending()).toBe(0), { timeout: 5_000, interval: 50 });
 
@@ -72,16 +74,17 @@ describe.skipIf(!runs)(runs ? 'the ledger consumer in its own thread' : 'the led
   it('counts what waits in Redis, and writes it all before it stops', async () => {
     const s = settings('stopper');
     // The group exists before the thread does, so the events wait for it.
-    await redis.xgroup('CREATE', s.consumer.stream, 'ledger', '0', 'MKSTREAM');
+    await redis.xgroup('CREATE', s.consumer.streams.stream, 'ledger', '0', 'MKSTREAM');
     const ids = Array.from({ length: 30 }, () => randomUUID());
-    await add(s.consumer.stream, ids);
+    await add(s, ids);
     const thread = new LedgerConsumerThread(s, logger);
     expect(await thread.pending()).toBe(0); // no thread yet: the last count
     thread.start();
     await thread.tid();
     await thread.stop();
     expect(await ledgerHas(ids)).toBe(30);
-    expect(await redis.xlen(s.consumer.stream)).toBe(0);
+    expect(await redis.xlen(s.consumer.streams.stream)).toBe(0);
+    expect(await redis.get(s.consumer.streams.count)).toBe('0');
   });
 
   it('starts a thread that died again, and nothing that waited in Redis meanwhile is lost', async () => {
@@ -94,7 +97,7 @@ describe.skipIf(!runs)(runs ? 'the ledger consumer in its own thread' : 'the led
     try {
       thread.start();
       const ids = Array.from({ length: 10 }, () => randomUUID());
-      await add(s.consumer.stream, ids);
+      await add(s, ids);
       await vi.waitFor(async () => expect(await ledgerHas(ids)).toBe(10), { timeout: 15_000, interval: 50 });
       expect(logs.some((line) => line.includes('ledger consumer thread stopped; starting it again'))).toBe(true);
     } finally {

@@ -3,71 +3,159 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LedgerStreamConsumer } from '../../src/ledger/stream-consumer.js';
 import { encodeUsage } from '../../src/ledger/usage-event.js';
+import { usageStreams, type UsageStreams } from '../../src/ledger/usage-stream.js';
 import { createLogger } from '../../src/logger.js';
 import { redisUrl } from '../support/services.js';
 import { usageRecord } from '../support/ledger.js';
-import { dropKeys } from '../support/stores.js';
+import { appendUsage, dropKeys } from '../support/stores.js';
 
 const url = redisUrl();
 const requestIdOf = (event: string) => (JSON.parse(event) as { request_id: string }).request_id;
+const eventsFor = (ids: readonly string[]) => ids.map((id) => encodeUsage(usageRecord(id)));
 
 describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream consumer (set TEST_REDIS_URL to run)', () => {
   const prefix = `bgtest:${randomUUID()}:`;
-  const stream = `${prefix}usage`;
   let redis: Redis;
+  const running: LedgerStreamConsumer[] = [];
   beforeAll(() => {
     redis = new Redis(url!);
   });
   afterAll(async () => {
+    await Promise.all(running.map((c) => c.stop()));
     await redis.quit();
     await dropKeys(url!, prefix);
   });
 
-  const consumer = (name: string, sink: (events: readonly string[]) => Promise<number>) =>
-    new LedgerStreamConsumer(new Redis(url!), sink, createLogger('silent'), {
-      stream,
+  /** Streams of their own per test. */
+  const streamsFor = (name: string): UsageStreams => usageStreams(`${prefix}${name}:`);
+  const consumer = (streams: UsageStreams, name: string, sink: (events: readonly string[]) => Promise<number>, claimIdleMs = 200) => {
+    const c = new LedgerStreamConsumer(new Redis(url!), sink, createLogger('silent'), {
+      streams,
       group: 'ledger',
       consumer: name,
       batch: 100,
       blockMs: 100,
-      claimIdleMs: 200,
+      claimIdleMs,
       lingerMs: 20,
     });
+    running.push(c);
+    return c;
+  };
+  const recorder = (into: string[]) => async (events: readonly string[]) => {
+    into.push(...events.map(requestIdOf));
+    return events.length;
+  };
+
+  it('writes every event of an entry, and counts events waiting, not entries', async () => {
+    const streams = streamsFor('count');
+    await redis.xgroup('CREATE', streams.stream, 'ledger', '0', 'MKSTREAM');
+    const ids = Array.from({ length: 16 }, (_, i) => `count-${i}`);
+    await appendUsage(redis, streams, eventsFor(ids), 7); // entries of 7, 7 and 2 events
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const written: string[] = [];
+    const held = consumer(streams, 'held', async (events) => {
+      await gate;
+      return recorder(written)(events);
+    });
+    held.start();
+    // Read, not yet written: all 16 still wait.
+    await vi.waitFor(async () => expect(((await redis.xpending(streams.stream, 'ledger')) as unknown[])[0]).toBe(3), { timeout: 5_000, interval: 20 });
+    expect(await held.pending()).toBe(16);
+    open();
+    await vi.waitFor(() => expect(written.sort()).toEqual([...ids].sort()), { timeout: 5_000, interval: 20 });
+    await vi.waitFor(async () => expect(await held.pending()).toBe(0), { timeout: 5_000, interval: 20 });
+    expect(await redis.xlen(streams.stream)).toBe(0);
+    expect(await redis.get(streams.count)).toBe('0');
+  });
 
   it('takes over the events a dead replica had read but never written, and deletes what it wrote', async () => {
-    await redis.xgroup('CREATE', stream, 'ledger', '0', 'MKSTREAM');
-    await redis.xadd(stream, '*', 'e', encodeUsage(usageRecord('a')));
-    await redis.xadd(stream, '*', 'e', encodeUsage(usageRecord('b')));
-    // A replica reads both, then dies before writing or acknowledging them.
-    await redis.xreadgroup('GROUP', 'ledger', 'dead-replica', 'COUNT', 10, 'STREAMS', stream, '>');
+    const streams = streamsFor('takeover');
+    await redis.xgroup('CREATE', streams.stream, 'ledger', '0', 'MKSTREAM');
+    await appendUsage(redis, streams, eventsFor(['a', 'b', 'c']), 2);
+    // A replica reads them, then dies before writing or acknowledging them.
+    await redis.xreadgroup('GROUP', 'ledger', 'dead-replica', 'COUNT', 10, 'STREAMS', streams.stream, '>');
 
     const written: string[] = [];
-    const survivor = consumer('survivor', async (events) => {
-      written.push(...events.map(requestIdOf));
-      return events.length;
-    });
+    const survivor = consumer(streams, 'survivor', recorder(written));
     survivor.start();
-    await vi.waitFor(() => expect(written.sort()).toEqual(['a', 'b']), { timeout: 5_000, interval: 20 });
+    await vi.waitFor(() => expect(written.sort()).toEqual(['a', 'b', 'c']), { timeout: 5_000, interval: 20 });
     await survivor.stop();
-    expect(await redis.xlen(stream)).toBe(0);
+    expect(await redis.xlen(streams.stream)).toBe(0);
     expect(await survivor.pending()).toBe(0);
+    expect(await redis.get(streams.count)).toBe('0');
+  });
+
+  it('takes an entry off the count once, when a replica thought dead writes it after the one that took it over', async () => {
+    const streams = streamsFor('twice');
+    await redis.xgroup('CREATE', streams.stream, 'ledger', '0', 'MKSTREAM');
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slowWrites: string[] = [];
+    const slow = consumer(streams, 'slow', async (events) => {
+      await gate; // stalls past the claim time, so its entries are taken over
+      return recorder(slowWrites)(events);
+    }, 60_000);
+    slow.start();
+    await appendUsage(redis, streams, eventsFor(['x1', 'x2', 'x3', 'x4', 'x5']), 5);
+    await vi.waitFor(async () => expect(((await redis.xpending(streams.stream, 'ledger')) as unknown[])[0]).toBe(1), { timeout: 5_000, interval: 20 });
+
+    const written: string[] = [];
+    const claimer = consumer(streams, 'claimer', recorder(written));
+    claimer.start();
+    await vi.waitFor(() => expect(written.sort()).toEqual(['x1', 'x2', 'x3', 'x4', 'x5']), { timeout: 5_000, interval: 20 });
+    expect(await redis.get(streams.count)).toBe('0');
+    open(); // the slow one writes the same events again (the ledger keeps each once) and acknowledges
+    await vi.waitFor(() => expect(slowWrites).toHaveLength(5), { timeout: 5_000, interval: 20 });
+    await slow.stop();
+    await claimer.stop();
+    expect(await redis.get(streams.count)).toBe('0');
   });
 
   it('keeps events in Redis while the database refuses them, and writes them once it takes them', async () => {
+    const streams = streamsFor('flaky');
     let databaseUp = false;
     const written: string[] = [];
-    const flaky = consumer('flaky', async (events) => {
+    const flaky = consumer(streams, 'flaky', async (events) => {
       if (!databaseUp) throw new Error('database unavailable');
-      written.push(...events.map(requestIdOf));
-      return events.length;
+      return recorder(written)(events);
     });
     flaky.start();
-    await redis.xadd(stream, '*', 'e', encodeUsage(usageRecord('c')));
-    await vi.waitFor(async () => expect(((await redis.xpending(stream, 'ledger')) as unknown[])[0]).toBe(1), { timeout: 5_000, interval: 20 });
-    expect(await redis.xlen(stream)).toBe(1);
+    await vi.waitFor(async () => expect(await redis.exists(streams.stream)).toBe(1), { timeout: 5_000, interval: 20 });
+    await appendUsage(redis, streams, eventsFor(['d', 'e']));
+    await vi.waitFor(async () => expect(((await redis.xpending(streams.stream, 'ledger')) as unknown[])[0]).toBe(1), { timeout: 5_000, interval: 20 });
+    expect(await redis.xlen(streams.stream)).toBe(1);
+    expect(await flaky.pending()).toBe(2);
     databaseUp = true;
-    await vi.waitFor(() => expect(written).toEqual(['c']), { timeout: 10_000, interval: 20 });
+    await vi.waitFor(() => expect(written.sort()).toEqual(['d', 'e']), { timeout: 10_000, interval: 20 });
     await flaky.stop();
-    expect(await redis.xlen(stream)).toBe(0);
+    expect(await redis.xlen(streams.stream)).toBe(0);
+  });
+
+  it('writes what replicas of an earlier version put in their stream (one event per entry), made before or after it started', async () => {
+    const before = streamsFor('legacy-before');
+    await redis.xadd(before.legacy, '*', 'e', encodeUsage(usageRecord('old-1')));
+    const written: string[] = [];
+    const reader = consumer(before, 'reader', recorder(written));
+    reader.start();
+    await vi.waitFor(() => expect(written).toEqual(['old-1']), { timeout: 5_000, interval: 20 });
+    // Both streams at once: the old replica's and a new one's.
+    await redis.xadd(before.legacy, '*', 'e', encodeUsage(usageRecord('old-2')));
+    await appendUsage(redis, before, eventsFor(['new-1', 'new-2']));
+    await vi.waitFor(() => expect(written.sort()).toEqual(['new-1', 'new-2', 'old-1', 'old-2']), { timeout: 5_000, interval: 20 });
+    await vi.waitFor(async () => expect(await reader.pending()).toBe(0), { timeout: 5_000, interval: 20 });
+    expect(await redis.xlen(before.legacy)).toBe(0);
+
+    // An older replica that starts later makes its stream while this one runs: found on the next
+    // claim pass (a third of the claim time).
+    const after = streamsFor('legacy-after');
+    const late: string[] = [];
+    const waiting = consumer(after, 'waiting', recorder(late));
+    waiting.start();
+    await vi.waitFor(async () => expect(await redis.exists(after.stream)).toBe(1), { timeout: 5_000, interval: 20 });
+    await redis.xadd(after.legacy, '*', 'e', encodeUsage(usageRecord('old-3')));
+    await vi.waitFor(() => expect(late).toEqual(['old-3']), { timeout: 5_000, interval: 20 });
+    await waiting.stop();
+    expect(await redis.xlen(after.legacy)).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import { setImmediate as nextTick } from 'node:timers/promises';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { eventsOf, usageStreams } from '../../src/ledger/usage-stream.js';
 import { RedisSpendStore } from '../../src/store/redis.js';
 import { redisUrl } from '../support/services.js';
 
@@ -24,11 +25,12 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
   let scripts: number[];
 
   const open = (settleLingerMs?: number): RedisSpendStore => {
-    const s = new RedisSpendStore(client, { prefix, usageStream: `${prefix}usage`, ...(settleLingerMs === undefined ? {} : { settleLingerMs }) });
+    const s = new RedisSpendStore(client, { prefix, usage: usageStreams(prefix), ...(settleLingerMs === undefined ? {} : { settleLingerMs }) });
     const scriptable = client as unknown as { bgSettle: (...args: (string | number)[]) => Promise<unknown> };
     const original = scriptable.bgSettle.bind(client);
     scriptable.bgSettle = (...args) => {
-      scripts.push(Number(args[2])); // numKeys, stream, count, ...
+      const groups = Number(args[3]); // numKeys, stream, count, groups, 5 per group, then 'e' and an event per settle
+      scripts.push((args.length - 4 - 5 * groups) / 2);
       return original(...args);
     };
     return s;
@@ -97,7 +99,7 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
   it('sends a batch’s script at once, not queued in ioredis’ auto-pipeline for the next tick', async () => {
     const piped = new Redis(url!, { enableAutoPipelining: true });
     clients.push(piped);
-    const s = new RedisSpendStore(piped, { prefix, usageStream: `${prefix}usage`, settleLingerMs: 10_000 });
+    const s = new RedisSpendStore(piped, { prefix, usage: usageStreams(prefix), settleLingerMs: 10_000 });
     const [lease] = await admitted(1);
     const settled = s.settle(lease!, [{ key: 't', amount: 10, release: 100 }], '{}');
     const released = s.release(`${lease}-rest`, ['t']); // sends the gathered settle first
@@ -144,11 +146,13 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
         state[`${k}:a`] = await client.hgetall(`${p}${k}:a`);
         state[`${k}:r`] = await client.zrange(`${p}${k}:r`, '0', '-1');
       }
-      state.events = (await client.xrange(`${p}usage`, '-', '+')).map(([, fields]) => fields);
+      // One stream entry per script, the events in the order settled, and their count beside them.
+      state.events = (await client.xrange(usageStreams(p).stream, '-', '+')).flatMap(([, fields]) => eventsOf(fields));
+      state.waiting = await client.get(usageStreams(p).count);
       return state;
     };
     const prepare = async (p: string, reservations: { amount: number; wanted: number }[]) => {
-      const s = new RedisSpendStore(client, { prefix: p, usageStream: `${p}usage`, settleLingerMs: 60_000 });
+      const s = new RedisSpendStore(client, { prefix: p, usage: usageStreams(p), settleLingerMs: 60_000 });
       await s.seed('k0', 5, END);
       await s.seed('k1', 0, END);
       for (const [i, r] of reservations.entries()) {

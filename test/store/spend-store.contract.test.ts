@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BucketReservation, SpendStore } from '../../src/budget/spend-store.js';
+import { eventsOf, usageStreams } from '../../src/ledger/usage-stream.js';
 import { MemorySpendStore } from '../../src/store/memory.js';
 import { RedisSpendStore } from '../../src/store/redis.js';
 import { redisUrl } from '../support/services.js';
@@ -265,18 +266,18 @@ contract(
   async () => {
     const prefix = `bgtest:${randomUUID()}:`;
     prefixes.push(prefix);
-    const stream = `${prefix}usage`;
+    const usage = usageStreams(prefix);
     const connect = () => {
       const client = new Redis(url!);
       clients.push(client);
-      return new RedisSpendStore(client, { prefix, usageStream: stream });
+      return new RedisSpendStore(client, { prefix, usage });
     };
     const reader = new Redis(url!);
     clients.push(reader);
     return {
       store: connect(),
       replica: connect,
-      usageEvents: async () => (await reader.xrange(stream, '-', '+')).map(([, fields]) => fields[1]!),
+      usageEvents: async () => (await reader.xrange(usage.stream, '-', '+')).flatMap(([, fields]) => eventsOf(fields)),
     };
   },
   !url,

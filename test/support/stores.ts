@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe } from 'vitest';
+import type { UsageStreams } from '../../src/ledger/usage-stream.js';
 import { redisUrl } from './services.js';
 
 export type StoreKind = 'memory' | 'redis';
@@ -28,5 +29,20 @@ export async function dropKeys(url: string, prefix: string): Promise<void> {
     if (keys.length > 0) await redis.del(...keys);
   } finally {
     await redis.quit();
+  }
+}
+
+/**
+ * Appends usage events to the usage stream as the settle script does (src/store/lua.ts): `perEntry`
+ * events to an entry, their count kept beside the stream.
+ */
+export async function appendUsage(redis: Redis, streams: Pick<UsageStreams, 'stream' | 'count'>, events: readonly string[], perEntry = 7): Promise<void> {
+  for (let at = 0; at < events.length; at += perEntry) {
+    const entry = events.slice(at, at + perEntry);
+    await redis
+      .multi()
+      .xadd(streams.stream, '*', ...entry.flatMap((event) => ['e', event]))
+      .incrby(streams.count, entry.length)
+      .exec();
   }
 }
