@@ -10,14 +10,27 @@ export interface StreamConsumerOptions {
   readonly group: string;
   /** This replica's name in the consumer group. */
   readonly consumer: string;
-  /** Entries per read and stream (an entry holds the usage events of one settle script). */
-  readonly batch: number;
+  /**
+   * Usage events a write aims at. An entry holds the events of one settle script (a few at one
+   * request at a time, dozens under load), so the entries per read follow the events per entry
+   * of the last read.
+   */
+  readonly batchEvents: number;
   readonly blockMs: number;
   /** Entries another consumer has held this long are taken over (that replica died). */
   readonly claimIdleMs: number;
-  /** Pause after a short batch, so rows reach the database in batches, not one by one. */
+  /**
+   * After a write short of `batchEvents`, the longest usage is left to gather before the next
+   * (it goes as soon as `batchEvents` wait): rows reach the database in batches, not a few at a
+   * time, which costs PostgreSQL and Redis far less per row (bench/README.md).
+   */
   readonly lingerMs: number;
 }
+
+/** While usage gathers, how often the count of waiting events is read. */
+const GATHER_POLL_MS = 100;
+/** The most entries one read takes from a stream, whatever the events per entry. */
+const MAX_ENTRIES_PER_READ = 1_024;
 
 type Entry = [id: string, fields: string[]];
 /** Entries read from one stream. */
@@ -39,6 +52,8 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   #ownPending = true;
   /** The streams read: the current one, and the legacy one once it is found to exist. */
   #streams: string[];
+  /** Usage events per entry in the last read, which sizes the next (a guess until then). */
+  #eventsPerEntry = 8;
 
   constructor(
     /** A dedicated connection: XREADGROUP BLOCK holds it while waiting. */
@@ -94,17 +109,32 @@ export class LedgerStreamConsumer implements LedgerPipeline {
           lastClaimMs = Date.now();
         }
         const reads = await this.#read(this.options.blockMs);
-        if (reads.length > 0) await this.#write(reads);
+        const events = reads.length > 0 ? await this.#write(reads) : 0;
         this.#recovered();
         // A short read means the streams are nearly empty: let usage gather instead of paying a
-        // database round trip (and the Redis commands) for every few events.
-        if (reads.every((r) => r.entries.length < this.options.batch) && this.#running) await delay(this.options.lingerMs);
+        // database transaction (and the Redis commands) for every few events. After an empty one
+        // (it blocked for blockMs) the next read waits for the first event and takes it at once.
+        if (events > 0 && events < this.options.batchEvents && this.#running) await this.#gather();
       } catch (err) {
         // A Redis that came back empty has lost the groups with the streams: make them again.
         if (String((err as Error).message).includes('NOGROUP')) grouped = false;
         await this.#failed(err);
       }
     }
+  }
+
+  /** Waits until `batchEvents` events wait in the streams, `lingerMs` has passed, or the consumer stops. */
+  async #gather(): Promise<void> {
+    const until = Date.now() + this.options.lingerMs;
+    for (let left = this.options.lingerMs; left > 0 && this.#running; left = until - Date.now()) {
+      await delay(Math.min(GATHER_POLL_MS, left));
+      if (this.#running && Date.now() < until && (await this.#count()) >= this.options.batchEvents) return;
+    }
+  }
+
+  /** Entries to ask each stream for: about `batchEvents` events at the events per entry lately read. */
+  #entriesPerRead(): number {
+    return Math.min(MAX_ENTRIES_PER_READ, Math.max(1, Math.ceil(this.options.batchEvents / this.#eventsPerEntry)));
   }
 
   async #drain(): Promise<void> {
@@ -136,7 +166,8 @@ export class LedgerStreamConsumer implements LedgerPipeline {
 
   /** New entries; first this consumer's own unacknowledged ones (after a start or a failed write), then fresh ones. */
   async #read(blockMs: number): Promise<Read[]> {
-    const { group, consumer, batch } = this.options;
+    const { group, consumer } = this.options;
+    const batch = this.#entriesPerRead();
     const streams = this.#streams;
     if (this.#ownPending) {
       const own = readsOf(await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', ...streams, ...streams.map(() => '0')));
@@ -152,9 +183,9 @@ export class LedgerStreamConsumer implements LedgerPipeline {
   }
 
   async #claimAbandoned(): Promise<void> {
-    const { group, consumer, claimIdleMs, batch } = this.options;
+    const { group, consumer, claimIdleMs } = this.options;
     for (const stream of this.#streams) {
-      const [, claimed] = (await this.redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, Entry[]];
+      const [, claimed] = (await this.redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', this.#entriesPerRead())) as [string, Entry[]];
       const entries = claimed.filter(([, fields]) => fields !== null);
       if (entries.length > 0) {
         this.logger.warn({ entries: entries.length }, 'ledger: took over usage events a stopped replica had read');
@@ -163,8 +194,12 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     }
   }
 
-  async #write(reads: readonly Read[]): Promise<void> {
-    await this.sink(reads.flatMap(({ entries }) => entries.flatMap(([, fields]) => eventsOf(fields))));
+  /** Writes the entries' events to the database, then acknowledges the entries; resolves with the events' count. */
+  async #write(reads: readonly Read[]): Promise<number> {
+    const events = reads.flatMap(({ entries }) => entries.flatMap(([, fields]) => eventsOf(fields)));
+    const entries = reads.reduce((n, { entries }) => n + entries.length, 0);
+    this.#eventsPerEntry = Math.max(1, events.length / entries);
+    await this.sink(events);
     const { streams, group } = this.options;
     for (const { stream, entries } of reads) {
       const ids = entries.map(([id]) => id);
@@ -175,6 +210,7 @@ export class LedgerStreamConsumer implements LedgerPipeline {
         await this.redis.multi().xack(stream, group, ...ids).xdel(stream, ...ids).exec();
       }
     }
+    return events.length;
   }
 
   #recovered(): void {

@@ -44,7 +44,7 @@ describe.skipIf(!runs)(runs ? 'the ledger consumer in its own thread' : 'the led
   const settings = (name: string): ConsumerThreadSettings => ({
     redisUrl: redisAt!,
     database: database.database.connection!,
-    consumer: { streams: usageStreams(`${prefix}${name}:`), group: 'ledger', consumer: name, batch: 100, blockMs: 100, claimIdleMs: 60_000, lingerMs: 20 },
+    consumer: { streams: usageStreams(`${prefix}${name}:`), group: 'ledger', consumer: name, batchEvents: 100, blockMs: 100, claimIdleMs: 60_000, lingerMs: 20 },
     logLevel: 'silent',
   });
   const add = (s: ConsumerThreadSettings, ids: readonly string[]) =>

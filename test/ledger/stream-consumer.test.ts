@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as wait } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LedgerStreamConsumer } from '../../src/ledger/stream-consumer.js';
+import { LedgerStreamConsumer, type StreamConsumerOptions } from '../../src/ledger/stream-consumer.js';
 import { encodeUsage } from '../../src/ledger/usage-event.js';
 import { usageStreams, type UsageStreams } from '../../src/ledger/usage-stream.js';
 import { createLogger } from '../../src/logger.js';
@@ -28,15 +29,22 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
 
   /** Streams of their own per test. */
   const streamsFor = (name: string): UsageStreams => usageStreams(`${prefix}${name}:`);
-  const consumer = (streams: UsageStreams, name: string, sink: (events: readonly string[]) => Promise<number>, claimIdleMs = 200) => {
+  const consumer = (
+    streams: UsageStreams,
+    name: string,
+    sink: (events: readonly string[]) => Promise<number>,
+    claimIdleMs = 200,
+    batching: Partial<Pick<StreamConsumerOptions, 'batchEvents' | 'lingerMs'>> = {},
+  ) => {
     const c = new LedgerStreamConsumer(new Redis(url!), sink, createLogger('silent'), {
       streams,
       group: 'ledger',
       consumer: name,
-      batch: 100,
+      batchEvents: 100,
       blockMs: 100,
       claimIdleMs,
       lingerMs: 20,
+      ...batching,
     });
     running.push(c);
     return c;
@@ -44,6 +52,11 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
   const recorder = (into: string[]) => async (events: readonly string[]) => {
     into.push(...events.map(requestIdOf));
     return events.length;
+  };
+  /** A recorder that also keeps each batch's size. */
+  const batchRecorder = (batches: number[], into: string[]) => async (events: readonly string[]) => {
+    batches.push(events.length);
+    return recorder(into)(events);
   };
 
   it('writes every event of an entry, and counts events waiting, not entries', async () => {
@@ -67,6 +80,52 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
     await vi.waitFor(async () => expect(await held.pending()).toBe(0), { timeout: 5_000, interval: 20 });
     expect(await redis.xlen(streams.stream)).toBe(0);
     expect(await redis.get(streams.count)).toBe('0');
+  });
+
+  it('lets usage gather after a short write: the next waits until batchEvents events wait, or lingerMs has passed', async () => {
+    const streams = streamsFor('gather');
+    const batches: number[] = [];
+    const written: string[] = [];
+    const gatherer = consumer(streams, 'gatherer', batchRecorder(batches, written), 60_000, { batchEvents: 50, lingerMs: 60_000 });
+    gatherer.start();
+    await vi.waitFor(async () => expect(await redis.exists(streams.stream)).toBe(1), { timeout: 5_000, interval: 20 });
+    // After a quiet spell the first usage goes at once: the read was waiting for it.
+    await appendUsage(redis, streams, eventsFor(['first']));
+    await vi.waitFor(() => expect(written).toEqual(['first']), { timeout: 5_000, interval: 20 });
+    // That write was short of 50 events, so the next waits for more (a minute at most, here).
+    await appendUsage(redis, streams, eventsFor(Array.from({ length: 30 }, (_, i) => `more-${i}`)), 3);
+    await wait(600);
+    expect(written).toEqual(['first']);
+    // Once 50 wait they go together, the minute not waited out.
+    await appendUsage(redis, streams, eventsFor(Array.from({ length: 20 }, (_, i) => `rest-${i}`)), 4);
+    await vi.waitFor(() => expect(written).toHaveLength(51), { timeout: 5_000, interval: 20 });
+    expect(batches).toEqual([1, 50]);
+
+    // With a short lingerMs, what gathered goes when it has passed.
+    const quick = streamsFor('gather-quick');
+    const quickWritten: string[] = [];
+    const lingering = consumer(quick, 'lingering', recorder(quickWritten), 60_000, { batchEvents: 50, lingerMs: 300 });
+    lingering.start();
+    await vi.waitFor(async () => expect(await redis.exists(quick.stream)).toBe(1), { timeout: 5_000, interval: 20 });
+    await appendUsage(redis, quick, eventsFor(['q-first']));
+    await vi.waitFor(() => expect(quickWritten).toEqual(['q-first']), { timeout: 5_000, interval: 20 });
+    await appendUsage(redis, quick, eventsFor(['q-1', 'q-2', 'q-3']), 3);
+    await vi.waitFor(() => expect(quickWritten.sort()).toEqual(['q-1', 'q-2', 'q-3', 'q-first']), { timeout: 5_000, interval: 20 });
+  });
+
+  it('sizes each read to about batchEvents events, from the events per entry of the last', async () => {
+    const streams = streamsFor('sized');
+    await redis.xgroup('CREATE', streams.stream, 'ledger', '0', 'MKSTREAM');
+    await appendUsage(redis, streams, eventsFor(Array.from({ length: 200 }, (_, i) => `sized-${i}`)), 5); // 40 entries of 5
+    const batches: number[] = [];
+    const written: string[] = [];
+    const sized = consumer(streams, 'sized', batchRecorder(batches, written), 60_000, { batchEvents: 50, lingerMs: 20 });
+    sized.start();
+    await vi.waitFor(() => expect(written).toHaveLength(200), { timeout: 5_000, interval: 20 });
+    // The first read guesses the events per entry; each after it takes 10 entries of 5.
+    expect(Math.max(...batches)).toBeLessThanOrEqual(50);
+    expect(batches.slice(1, -1).every((n) => n === 50)).toBe(true);
+    expect(new Set(written).size).toBe(200);
   });
 
   it('takes over the events a dead replica had read but never written, and deletes what it wrote', async () => {
