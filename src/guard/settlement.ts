@@ -12,7 +12,8 @@ import { RecentUsage } from './recent-usage.js';
 const MAX_OWED_SETTLES = 100_000;
 /**
  * How long a usage event the store took is kept here too: longer than the ledger consumer takes
- * to move it from the Redis stream into the database (a linger and a batch write).
+ * to move it from the Redis stream into the database (up to a second gathering a batch, then its
+ * write: `redisLedger` in src/services.ts).
  */
 const RECENT_MS = 5_000;
 const MAX_RECENT = 50_000;
