@@ -123,13 +123,28 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     }
   }
 
-  /** Waits until `batchEvents` events wait in the streams, `lingerMs` has passed, or the consumer stops. */
+  /** Waits until about `batchEvents` events wait to be read, `lingerMs` has passed, or the consumer stops. */
   async #gather(): Promise<void> {
     const until = Date.now() + this.options.lingerMs;
     for (let left = this.options.lingerMs; left > 0 && this.#running; left = until - Date.now()) {
       await delay(Math.min(GATHER_POLL_MS, left));
-      if (this.#running && Date.now() < until && (await this.#count()) >= this.options.batchEvents) return;
+      if (this.#running && Date.now() < until && (await this.#unread()) >= this.options.batchEvents) return;
     }
+  }
+
+  /**
+   * About how many events of the current stream no consumer has read yet: its entries (an entry is
+   * deleted when it is acknowledged) less those read and not yet acknowledged, at the stream's
+   * events per entry. Not the count of waiting events: with several replicas, that also holds the
+   * batches other consumers are writing, which this one could not read.
+   */
+  async #unread(): Promise<number> {
+    const { stream, count } = this.options.streams;
+    const replies = (await this.redis.multi().get(count).xlen(stream).xpending(stream, this.options.group).exec()) as [Error | null, unknown][];
+    // NOGROUP (a Redis that came back empty) goes to the loop, which makes the group again.
+    for (const [failed] of replies) if (failed) throw failed;
+    const [[, events], [, entries], [, pending]] = replies as [[null, string | null], [null, number], [null, [number, ...unknown[]]]];
+    return entries === 0 ? 0 : (Math.max(0, entries - pending[0]) * Number(events ?? 0)) / entries;
   }
 
   /** Entries to ask each stream for: about `batchEvents` events at the events per entry lately read. */
@@ -202,11 +217,11 @@ export class LedgerStreamConsumer implements LedgerPipeline {
     await this.sink(events);
     const { streams, group } = this.options;
     for (const { stream, entries } of reads) {
-      const ids = entries.map(([id]) => id);
       if (stream === streams.stream) {
         const acknowledge = (this.redis as unknown as { bgAcknowledge: (...args: (string | number)[]) => Promise<number> }).bgAcknowledge;
         await acknowledge.call(this.redis, stream, streams.count, group, ...entries.flatMap(([id, fields]) => [id, fields.length >> 1]));
       } else {
+        const ids = entries.map(([id]) => id);
         await this.redis.multi().xack(stream, group, ...ids).xdel(stream, ...ids).exec();
       }
     }

@@ -8,10 +8,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LedgerConsumerThread, type ConsumerThreadSettings } from '../../src/ledger/consumer-thread.js';
 import { encodeUsage } from '../../src/ledger/usage-event.js';
+import { usageStreams } from '../../src/ledger/usage-stream.js';
 import { openTestDatabase, rowsOf, type TestDatabase } from '../support/databases.js';
 import { databaseUrl, redisUrl } from '../support/services.js';
 import { usageRecord } from '../support/ledger.js';
-import { usageStreams } from '../../src/ledger/usage-stream.js';
 import { appendUsage, dropKeys } from '../support/stores.js';
 
 const redisAt = redisUrl();

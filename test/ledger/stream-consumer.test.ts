@@ -82,7 +82,7 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
     expect(await redis.get(streams.count)).toBe('0');
   });
 
-  it('lets usage gather after a short write: the next waits until batchEvents events wait, or lingerMs has passed', async () => {
+  it('lets usage gather after a short write: the next waits until batchEvents events wait to be read, or lingerMs has passed', async () => {
     const streams = streamsFor('gather');
     const batches: number[] = [];
     const written: string[] = [];
@@ -92,14 +92,21 @@ describe.skipIf(!url)(url ? 'the ledger stream consumer' : 'the ledger stream co
     // After a quiet spell the first usage goes at once: the read was waiting for it.
     await appendUsage(redis, streams, eventsFor(['first']));
     await vi.waitFor(() => expect(written).toEqual(['first']), { timeout: 5_000, interval: 20 });
-    // That write was short of 50 events, so the next waits for more (a minute at most, here).
-    await appendUsage(redis, streams, eventsFor(Array.from({ length: 30 }, (_, i) => `more-${i}`)), 3);
+    // Meanwhile another replica reads 60 events and is still writing them: they are not this
+    // one's to read, so they do not count (appended and read in one step, never seen unread).
+    const others = eventsFor(Array.from({ length: 60 }, (_, i) => `other-${i}`));
+    const appended = redis.multi();
+    for (let at = 0; at < others.length; at += 5) appended.xadd(streams.stream, '*', ...others.slice(at, at + 5).flatMap((e) => ['e', e]));
+    await appended.incrby(streams.count, 60).xreadgroup('GROUP', 'ledger', 'other-replica', 'COUNT', 12, 'STREAMS', streams.stream, '>').exec();
+    // The first write was short of 50 events, so the next waits for more (a minute at most, here).
+    await appendUsage(redis, streams, eventsFor(Array.from({ length: 30 }, (_, i) => `more-${i}`)), 5);
     await wait(600);
     expect(written).toEqual(['first']);
-    // Once 50 wait they go together, the minute not waited out.
-    await appendUsage(redis, streams, eventsFor(Array.from({ length: 20 }, (_, i) => `rest-${i}`)), 4);
+    // Once 50 wait to be read they go together, the minute not waited out.
+    await appendUsage(redis, streams, eventsFor(Array.from({ length: 20 }, (_, i) => `rest-${i}`)), 5);
     await vi.waitFor(() => expect(written).toHaveLength(51), { timeout: 5_000, interval: 20 });
     expect(batches).toEqual([1, 50]);
+    expect(written.some((id) => id.startsWith('other-'))).toBe(false);
 
     // With a short lingerMs, what gathered goes when it has passed.
     const quick = streamsFor('gather-quick');
