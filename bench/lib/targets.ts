@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AS_SHIPPED_ENV } from './as-shipped.js';
 import { type RunningChild, freePort, startChild } from './children.js';
 import { Cleanups, Unreachable, benchKey, prepareEmbedded, prepareRedis } from './fixtures.js';
 import { assertLoopbackOnly, startPortkey } from './portkey.js';
@@ -186,7 +187,7 @@ async function startBare(settings: TargetSettings, upstreamUrl: string, extra: R
     name: 'bare proxy',
     args: [...nodeArgs, compiled('bench/bare-proxy.ts')],
     cwd: settings.root,
-    env: { ...inheritedEnv(), PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, ...extra },
+    env: { ...AS_SHIPPED_ENV, ...inheritedEnv(), PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, ...extra },
     readyLine: (line) => /^bare proxy listening on (\S+)/.exec(line)?.[1],
     timeoutMs: settings.timeoutMs,
   });
@@ -215,7 +216,7 @@ export async function startGateway(
     name: `${name} gateway`,
     args: [...nodeArgs, compiled(entry)],
     cwd: settings.root,
-    env: { ...inheritedEnv(), PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, LOG_LEVEL: 'warn', ...extra },
+    env: { ...AS_SHIPPED_ENV, ...inheritedEnv(), PORT: String(port), HOST: settings.host, LITELLM_BASE_URL: upstreamUrl, LOG_LEVEL: 'warn', ...extra },
     readyLine: gatewayReadyLine,
     // At LOG_LEVEL=warn the info-level ready line is not printed, so also accept a healthy /healthz.
     probeUrl: `http://${settings.host}:${port}/healthz`,

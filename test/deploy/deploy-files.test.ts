@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { AS_SHIPPED_ENV } from '../../bench/lib/as-shipped.js';
 import { LITELLM_ALERTS_PATH } from '../../src/alerts/routes.js';
 
 const root = new URL('../../', import.meta.url);
@@ -98,6 +99,12 @@ describe('Dockerfile', () => {
     const env = envOf(finalStage);
     expect(env.get('HOST')).toBe('0.0.0.0');
     expect(env.get('PORT')).toBe('8080');
+  });
+
+  it('final stage ENV holds the runtime settings the bench measures the gateway with', () => {
+    const env = envOf(finalStage);
+    expect(Object.keys(AS_SHIPPED_ENV)).toContain('MALLOC_ARENA_MAX');
+    for (const [name, value] of Object.entries(AS_SHIPPED_ENV)) expect([name, env.get(name)]).toEqual([name, value]);
   });
 
   it('final stage HEALTHCHECK command probes /healthz', () => {
