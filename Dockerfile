@@ -17,8 +17,7 @@ FROM node:24-slim AS runtime
 # HOST defaults to 127.0.0.1 outside a container (CONTRACT §1); here it must listen on all
 # interfaces. DATA_DIR is where the embedded PostgreSQL (PGlite) lives when DATABASE_URL is unset.
 # MALLOC_ARENA_MAX is glibc's, not the gateway's: two malloc arenas instead of one per thread, so
-# memory the ledger's thread frees serves the request thread and RSS levels off lower
-# (bench/README.md, "Memory").
+# memory one thread frees can serve another, and RSS holds steadier (bench/README.md, "Memory").
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
