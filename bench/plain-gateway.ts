@@ -24,30 +24,13 @@ import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 import { createBreaker } from '../src/proxy/breaker.js';
 import { createUpstream } from '../src/proxy/upstream.js';
+import { benchCaller } from './lib/bench-caller.js';
 
-const BUDGET_MICROS = 1_000_000_000_000; // $1,000,000: the same tenant the enforcing targets get
 const DURATION = parseDuration('30d');
 const PERIOD = firstPeriod(Date.now(), DURATION);
 
-const fixedCaller: Caller = {
-  keyId: 'key_plain_bench',
-  origin: 'registered',
-  keyBudgetMicros: null,
-  tenant: {
-    tenantId: 'bench',
-    maxBudgetMicros: BUDGET_MICROS,
-    alertThresholds: [80],
-    graceThreshold: 110,
-    duration: DURATION,
-    period: PERIOD,
-    anchorMs: PERIOD.endMs,
-    upstreamKey: null,
-    override: undefined,
-    modelBudgets: null,
-    maxTokens: null,
-    maxRequests: null,
-  },
-};
+// The same tenant the enforcing targets get.
+const fixedCaller: Caller = benchCaller('key_plain_bench', DURATION, PERIOD);
 const BUDGETS = budgetsFor({ tenant: fixedCaller.tenant, global: undefined, keyId: fixedCaller.keyId, keyBudgetMicros: null, model: undefined, nowMs: Date.now() });
 
 const directory: Pick<TenantDirectory, 'resolve'> = { resolve: async () => fixedCaller };

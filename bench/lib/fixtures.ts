@@ -17,9 +17,9 @@ import { createKey, hashKey } from '../../src/db/keys.js';
 import { migrateUp } from '../../src/db/migrate.js';
 import { apiKeys, tenants } from '../../src/db/schema.js';
 import { upsertTenant } from '../../src/db/tenants.js';
+import { BENCH_BUDGET_USD, BENCH_TENANT } from './bench-caller.js';
 
-export const BENCH_TENANT = 'bench';
-export const BENCH_BUDGET_USD = 1_000_000;
+export { BENCH_BUDGET_USD, BENCH_TENANT } from './bench-caller.js';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
