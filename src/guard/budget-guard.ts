@@ -110,8 +110,10 @@ type Gauge = { set(value: number): void };
  */
 const UTILIZATION_CHILDREN = 10_000;
 
-/** Plans kept per tenant policy: models come from clients, so a flood of names must not grow memory. */
-const MAX_PLANS_PER_TENANT = 64;
+/** Plans kept per key: models come from clients, so a flood of names must not grow memory. */
+const MAX_PLANS_PER_KEY = 64;
+/** Keys whose plans are kept per tenant policy (a tenant may have many keys; each is a real key). */
+const MAX_KEYS_PER_TENANT = 1_000;
 
 /**
  * Admission on the hot path (CONTRACT sections 3 and 11): one atomic reserve over every budget
@@ -134,8 +136,12 @@ export class BudgetGuard {
     ScopedBudget,
     { spend: number; headers: Readonly<Record<string, string>>; write: ReturnType<typeof budgetHeaderWriter> }
   >();
-  /** Keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
-  readonly #plans = new WeakMap<Caller['tenant'], Map<string, Plan>>();
+  /**
+   * Per key and model, keyed by the cached policy object: an admin change replaces it, and its
+   * plans go with it. Two levels rather than one joined key: a joined string is made and hashed
+   * anew on every lookup.
+   */
+  readonly #plans = new WeakMap<Caller['tenant'], Map<string, Map<string, Plan>>>();
 
   constructor(
     private readonly store: SpendStore,
@@ -157,7 +163,8 @@ export class BudgetGuard {
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
   async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
     const global = await this.globalLimit();
-    const { budgets, period, keys, signature } = this.#planFor(caller, request.model, global, this.now());
+    const nowMs = this.now();
+    const { budgets, period, keys, signature } = this.#planFor(caller, request.model, global, nowMs);
     const tokens = estimateTokens(request, { defaultCompletionTokens: this.options.defaultCompletionTokens });
     const micros = Math.max(1, costFromUsage(tokens, this.prices.get(request.model) ?? this.options.fallbackPrice));
     const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
@@ -182,7 +189,8 @@ export class BudgetGuard {
     try {
       let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
       try {
-        outcome = await this.#reserve(reservationId, buckets, budgets);
+        // The plan's time, unless this request waited for a lease meanwhile.
+        outcome = await this.#reserve(reservationId, buckets, budgets, contended ? this.now() : nowMs);
       } catch (err) {
         return this.#storeDown(err, base, reservationId);
       }
@@ -217,10 +225,10 @@ export class BudgetGuard {
     return this.#headers(budgets, states.map((s) => s?.spend ?? 0));
   }
 
-  /** Spends after a settle, per budget (undefined where the store did not know it): crossings, gauges. */
-  noteSpends(admission: Admission, spends: readonly (number | undefined)[]): void {
+  /** Spends after a settle at `nowMs`, per budget (undefined where the store did not know it): crossings, gauges. */
+  noteSpends(admission: Admission, spends: readonly (number | undefined)[], nowMs: number): void {
     if (admission.lease) this.#leases!.noteSpends(admission.lease, spends);
-    const plan = this.#planFor(admission.caller, admission.model, admission.global, this.now());
+    const plan = this.#planFor(admission.caller, admission.model, admission.global, nowMs);
     admission.budgets.forEach((budget, i) => {
       const spend = spends[i];
       if (spend === undefined) return;
@@ -230,10 +238,14 @@ export class BudgetGuard {
   }
 
   #planFor(caller: Caller, model: string | undefined, global: PeriodicLimit | undefined, nowMs: number): Plan {
-    let plans = this.#plans.get(caller.tenant);
-    if (!plans) this.#plans.set(caller.tenant, (plans = new Map()));
-    const key = `${caller.keyId}\u0000${model ?? ''}`;
-    const known = plans.get(key);
+    let keys = this.#plans.get(caller.tenant);
+    if (!keys) this.#plans.set(caller.tenant, (keys = new Map()));
+    let plans = keys.get(caller.keyId);
+    if (!plans) {
+      if (keys.size >= MAX_KEYS_PER_TENANT) keys.clear();
+      keys.set(caller.keyId, (plans = new Map()));
+    }
+    const known = plans.get(model ?? '');
     if (known && known.global === global && known.keyBudgetMicros === caller.keyBudgetMicros && nowMs < known.validUntilMs) return known;
     const { tenant, keyId, keyBudgetMicros } = caller;
     const budgets = budgetsFor({ tenant, global, keyId, keyBudgetMicros, model, nowMs });
@@ -248,8 +260,8 @@ export class BudgetGuard {
       signature: leaseSignature(budgets.map((b) => ({ key: b.key, blockLine: b.lines.blockLineMicros }))),
       utilization: this.#gauges(caller, budgets),
     };
-    if (plans.size >= MAX_PLANS_PER_TENANT) plans.clear();
-    plans.set(key, plan);
+    if (plans.size >= MAX_PLANS_PER_KEY) plans.clear();
+    plans.set(model ?? '', plan);
     return plan;
   }
 
@@ -331,9 +343,9 @@ export class BudgetGuard {
     });
   }
 
-  async #reserve(id: string, buckets: BucketReservation[], budgets: readonly ScopedBudget[]): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
+  async #reserve(id: string, buckets: BucketReservation[], budgets: readonly ScopedBudget[], nowMs: number): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
     const ttl = this.options.reservationTtlMs;
-    const first = await this.store.reserve(id, buckets, this.now(), ttl);
+    const first = await this.store.reserve(id, buckets, nowMs, ttl);
     if (first.kind !== 'unknown') return first;
     await Promise.all(first.unknown.map((i) => this.#seed(budgets[i]!)));
     const second = await this.store.reserve(id, buckets, this.now(), ttl);

@@ -94,7 +94,7 @@ export class Settlement {
     this.store.settle(admission.reservationId, charges, event).then(
       (after) => {
         this.#remember(event);
-        this.guard.noteSpends(admission, after);
+        this.guard.noteSpends(admission, after, record.createdAtMs);
       },
       (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
     );
