@@ -110,10 +110,18 @@ type Gauge = { set(value: number): void };
  */
 const UTILIZATION_CHILDREN = 10_000;
 
-/** Plans kept per key: models come from clients, so a flood of names must not grow memory. */
-const MAX_PLANS_PER_KEY = 64;
-/** Keys whose plans are kept per tenant policy (a tenant may have many keys; each is a real key). */
-const MAX_KEYS_PER_TENANT = 1_000;
+/** Plans kept per tenant policy: models come from clients, so a flood of names must not grow memory. */
+const MAX_PLANS_PER_TENANT = 64;
+
+/**
+ * A tenant policy's plans, per key id and then per model: two levels rather than one joined key,
+ * which would be made and hashed anew on every lookup.
+ */
+interface TenantPlans {
+  readonly byKey: Map<string, Map<string, Plan>>;
+  /** Plans held under every key together (at most MAX_PLANS_PER_TENANT). */
+  count: number;
+}
 
 /**
  * Admission on the hot path (CONTRACT sections 3 and 11): one atomic reserve over every budget
@@ -136,12 +144,8 @@ export class BudgetGuard {
     ScopedBudget,
     { spend: number; headers: Readonly<Record<string, string>>; write: ReturnType<typeof budgetHeaderWriter> }
   >();
-  /**
-   * Per key and model, keyed by the cached policy object: an admin change replaces it, and its
-   * plans go with it. Two levels rather than one joined key: a joined string is made and hashed
-   * anew on every lookup.
-   */
-  readonly #plans = new WeakMap<Caller['tenant'], Map<string, Map<string, Plan>>>();
+  /** Keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
+  readonly #plans = new WeakMap<Caller['tenant'], TenantPlans>();
 
   constructor(
     private readonly store: SpendStore,
@@ -238,14 +242,9 @@ export class BudgetGuard {
   }
 
   #planFor(caller: Caller, model: string | undefined, global: PeriodicLimit | undefined, nowMs: number): Plan {
-    let keys = this.#plans.get(caller.tenant);
-    if (!keys) this.#plans.set(caller.tenant, (keys = new Map()));
-    let plans = keys.get(caller.keyId);
-    if (!plans) {
-      if (keys.size >= MAX_KEYS_PER_TENANT) keys.clear();
-      keys.set(caller.keyId, (plans = new Map()));
-    }
-    const known = plans.get(model ?? '');
+    let plans = this.#plans.get(caller.tenant);
+    if (!plans) this.#plans.set(caller.tenant, (plans = { byKey: new Map(), count: 0 }));
+    const known = plans.byKey.get(caller.keyId)?.get(model ?? '');
     if (known && known.global === global && known.keyBudgetMicros === caller.keyBudgetMicros && nowMs < known.validUntilMs) return known;
     const { tenant, keyId, keyBudgetMicros } = caller;
     const budgets = budgetsFor({ tenant, global, keyId, keyBudgetMicros, model, nowMs });
@@ -260,8 +259,16 @@ export class BudgetGuard {
       signature: leaseSignature(budgets.map((b) => ({ key: b.key, blockLine: b.lines.blockLineMicros }))),
       utilization: this.#gauges(caller, budgets),
     };
-    if (plans.size >= MAX_PLANS_PER_KEY) plans.clear();
-    plans.set(model ?? '', plan);
+    if (!known) {
+      if (plans.count >= MAX_PLANS_PER_TENANT) {
+        plans.byKey.clear();
+        plans.count = 0;
+      }
+      plans.count++;
+    }
+    let models = plans.byKey.get(keyId);
+    if (!models) plans.byKey.set(keyId, (models = new Map()));
+    models.set(model ?? '', plan);
     return plan;
   }
 
