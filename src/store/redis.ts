@@ -175,28 +175,31 @@ export function settleScript(
   batch: readonly Pick<PendingSettle, 'id' | 'charges' | 'usageEvent' | 'replay'>[],
   key: (bucket: string) => string,
 ): { args: (string | number)[]; slots: number[] } {
-  const groups = new Map<string, { key: string; id: string; replay: boolean; amount: number; release: number; index: number }>();
+  const groups: { key: string; id: string; replay: boolean; amount: number; release: number; index: number }[] = [];
   const slots: number[] = [];
-  // Settles between two replays share groups; a replay starts a stretch of its own, and so does
-  // the settle after it.
-  let stretch = 0;
+  // Settles between two replays share groups, found by reservation id and then bucket (no joined
+  // key to build and hash per charge); a replay starts a stretch of its own, and so does the
+  // settle after it.
+  let stretch = new Map<string, Map<string, (typeof groups)[number]>>();
   for (const s of batch) {
-    if (s.replay) stretch++;
+    if (s.replay) stretch = new Map();
+    let byBucket = stretch.get(s.id);
+    if (byBucket === undefined) stretch.set(s.id, (byBucket = new Map()));
     for (const c of s.charges) {
-      const name = `${stretch}\u0000${c.key}\u0000${s.id}`;
-      let group = groups.get(name);
+      let group = byBucket.get(c.key);
       if (group === undefined) {
-        group = { key: key(c.key), id: s.id, replay: s.replay, amount: 0, release: 0, index: groups.size };
-        groups.set(name, group);
+        group = { key: key(c.key), id: s.id, replay: s.replay, amount: 0, release: 0, index: groups.length };
+        groups.push(group);
+        byBucket.set(c.key, group);
       }
       group.amount += c.amount;
       group.release += c.release;
       slots.push(group.index);
     }
-    if (s.replay) stretch++;
+    if (s.replay) stretch = new Map();
   }
-  const args: (string | number)[] = [groups.size];
-  for (const g of groups.values()) args.push(g.key, g.id, g.replay ? 1 : 0, g.amount, g.release);
+  const args: (string | number)[] = [groups.length];
+  for (const g of groups) args.push(g.key, g.id, g.replay ? 1 : 0, g.amount, g.release);
   for (const s of batch) args.push('e', s.usageEvent);
   return { args, slots };
 }
