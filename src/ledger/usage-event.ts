@@ -43,13 +43,36 @@ export const USAGE_EVENT_COLUMNS = [
  */
 export function encodeUsage(r: UsageRecord): string {
   const event =
-    `{"request_id":${text(r.requestId)},"client_request_id":${text(r.clientRequestId)},"tenant_id":${text(r.tenantId)},` +
-    `"key_id":${text(r.keyId)},"model":${text(r.model)},"endpoint":${text(r.endpoint)},"status":${r.status},` +
+    `{"request_id":${text(r.requestId)},"client_request_id":${text(r.clientRequestId)},"tenant_id":${tenantText.of(r.tenantId)},` +
+    `"key_id":${keyText.of(r.keyId)},"model":${modelText.of(r.model)},"endpoint":${endpointText.of(r.endpoint)},"status":${r.status},` +
     `"prompt_tokens":${int4(r.promptTokens)},"completion_tokens":${int4(r.completionTokens)},"cost_micros":${r.costMicros},` +
     `"cost_source":"${r.costSource}","period_started_at":"${periodIso(r.periodStartedAtMs)}","created_at":"${createdIso(r.createdAtMs)}"}`;
   event.charCodeAt(0);
   return event;
 }
+
+/**
+ * The JSON text of the last value of a field that mostly repeats from one event to the next (the
+ * tenant, key, model and endpoint of a busy client): the check and the quoting are done once per
+ * new value, not per event.
+ */
+class LastText {
+  #value: string | null = null;
+  #text = 'null';
+
+  of(value: string | null): string {
+    if (value !== this.#value) {
+      this.#text = text(value);
+      this.#value = value;
+    }
+    return this.#text;
+  }
+}
+
+const tenantText = new LastText();
+const keyText = new LastText();
+const modelText = new LastText();
+const endpointText = new LastText();
 
 /**
  * An event the ledger table refuses would fail its batch on every retry, and every event behind
