@@ -64,12 +64,20 @@ export function microsToUsd(micros: Micros): number {
 /** The exact decimal, no exponent, no trailing zeros ("100", "79.99", "0.000001", "-2.5"). */
 export function formatUsd(micros: Micros): string {
   assertMicros(micros);
-  // Digit strings, not float division: exact by construction, including the sign.
-  const digits = String(Math.abs(micros)).padStart(7, '0');
-  const whole = digits.slice(0, -6);
-  const fraction = digits.slice(-6).replace(/0+$/, '');
+  // Exact in doubles: the remainder of a safe integer is, so is the difference, a multiple of a
+  // million below 2^53, and so is its quotient (a whole number, correctly rounded).
+  const abs = Math.abs(micros);
+  let fraction = abs % MICROS_PER_USD;
+  const whole = (abs - fraction) / MICROS_PER_USD;
   const sign = micros < 0 ? '-' : '';
-  return fraction === '' ? `${sign}${whole}` : `${sign}${whole}.${fraction}`;
+  if (fraction === 0) return `${sign}${whole}`;
+  // The fraction's six digits without their trailing zeros.
+  let digits = 6;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits--;
+  }
+  return `${sign}${whole}.${String(fraction).padStart(digits, '0')}`;
 }
 
 function assertMicros(micros: Micros): void {
