@@ -211,7 +211,7 @@ function children<Child>(metric: object, max: number, make: (labels: Labels) => 
   const names = (metric as { labelNames: readonly string[] }).labelNames;
   const made = new Map<string, unknown>();
   let size = 0;
-  return (...values) => {
+  const find = (values: readonly string[]): Child => {
     const last = values.length - 1;
     let level = made;
     for (let i = 0; i < last; i++) {
@@ -223,14 +223,10 @@ function children<Child>(metric: object, max: number, make: (labels: Labels) => 
     let child = level.get(leaf) as Child | undefined;
     if (child === undefined) {
       if (size >= max) {
+        // Start over, and find this one's place again in the empty maps.
         made.clear();
         size = 0;
-        level = made;
-        for (let i = 0; i < last; i++) {
-          const next = new Map<string, unknown>();
-          level.set(values[i]!, next);
-          level = next;
-        }
+        return find(values);
       }
       child = make(Object.fromEntries(names.map((name, i) => [name, values[i]!])));
       level.set(leaf, child);
@@ -238,6 +234,7 @@ function children<Child>(metric: object, max: number, make: (labels: Labels) => 
     }
     return child;
   };
+  return (...values) => find(values);
 }
 
 /** The series of `labels` in the metric's store, made by `create` when missing (first use, or after a reset). */

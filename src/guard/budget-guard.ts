@@ -9,6 +9,7 @@ import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { counterChildren, gaugeChildren, type Metrics } from '../metrics.js';
+import { PairMap } from '../pair-map.js';
 import { budgetHeaderWriter, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
 import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
@@ -114,16 +115,6 @@ const UTILIZATION_CHILDREN = 10_000;
 const MAX_PLANS_PER_TENANT = 64;
 
 /**
- * A tenant policy's plans, per key id and then per model: two levels rather than one joined key,
- * which would be made and hashed anew on every lookup.
- */
-interface TenantPlans {
-  readonly byKey: Map<string, Map<string, Plan>>;
-  /** Plans held under every key together (at most MAX_PLANS_PER_TENANT). */
-  count: number;
-}
-
-/**
  * Admission on the hot path (CONTRACT sections 3 and 11): one atomic reserve over every budget
  * that applies before the request goes upstream, all or nothing; a bucket the store does not know
  * is first seeded from the ledger, which is how counters are rebuilt after Redis lost them.
@@ -144,8 +135,8 @@ export class BudgetGuard {
     ScopedBudget,
     { spend: number; headers: Readonly<Record<string, string>>; write: ReturnType<typeof budgetHeaderWriter> }
   >();
-  /** Keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
-  readonly #plans = new WeakMap<Caller['tenant'], TenantPlans>();
+  /** Per key id and model, keyed by the cached policy object: an admin change replaces it, and its plans go with it. */
+  readonly #plans = new WeakMap<Caller['tenant'], PairMap<Plan>>();
 
   constructor(
     private readonly store: SpendStore,
@@ -243,8 +234,8 @@ export class BudgetGuard {
 
   #planFor(caller: Caller, model: string | undefined, global: PeriodicLimit | undefined, nowMs: number): Plan {
     let plans = this.#plans.get(caller.tenant);
-    if (!plans) this.#plans.set(caller.tenant, (plans = { byKey: new Map(), count: 0 }));
-    const known = plans.byKey.get(caller.keyId)?.get(model ?? '');
+    if (!plans) this.#plans.set(caller.tenant, (plans = new PairMap()));
+    const known = plans.get(caller.keyId, model ?? '');
     if (known && known.global === global && known.keyBudgetMicros === caller.keyBudgetMicros && nowMs < known.validUntilMs) return known;
     const { tenant, keyId, keyBudgetMicros } = caller;
     const budgets = budgetsFor({ tenant, global, keyId, keyBudgetMicros, model, nowMs });
@@ -259,16 +250,9 @@ export class BudgetGuard {
       signature: leaseSignature(budgets.map((b) => ({ key: b.key, blockLine: b.lines.blockLineMicros }))),
       utilization: this.#gauges(caller, budgets),
     };
-    if (!known) {
-      if (plans.count >= MAX_PLANS_PER_TENANT) {
-        plans.byKey.clear();
-        plans.count = 0;
-      }
-      plans.count++;
-    }
-    let models = plans.byKey.get(keyId);
-    if (!models) plans.byKey.set(keyId, (models = new Map()));
-    models.set(model ?? '', plan);
+    // A plan replaced (stale) takes no more room; a new one may start the tenant's plans over.
+    if (!known && plans.size >= MAX_PLANS_PER_TENANT) plans.clear();
+    plans.set(keyId, model ?? '', plan);
     return plan;
   }
 

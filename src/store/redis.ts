@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import type { UsageStreams } from '../ledger/usage-stream.js';
+import { PairMap } from '../pair-map.js';
 import { RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
@@ -177,26 +178,23 @@ export function settleScript(
 ): { args: (string | number)[]; slots: number[] } {
   const groups: { key: string; id: string; replay: boolean; amount: number; release: number; index: number }[] = [];
   const slots: number[] = [];
-  // Settles between two replays share groups, found by reservation id and then bucket (no joined
-  // key to build and hash per charge); a replay starts a stretch of its own, and so does the
-  // settle after it.
-  let stretch = new Map<string, Map<string, (typeof groups)[number]>>();
+  // Settles between two replays share groups, found by reservation id and bucket; a replay starts
+  // a stretch of its own, and so does the settle after it.
+  const stretch = new PairMap<(typeof groups)[number]>();
   for (const s of batch) {
-    if (s.replay) stretch = new Map();
-    let byBucket = stretch.get(s.id);
-    if (byBucket === undefined) stretch.set(s.id, (byBucket = new Map()));
+    if (s.replay) stretch.clear();
     for (const c of s.charges) {
-      let group = byBucket.get(c.key);
+      let group = stretch.get(s.id, c.key);
       if (group === undefined) {
         group = { key: key(c.key), id: s.id, replay: s.replay, amount: 0, release: 0, index: groups.length };
         groups.push(group);
-        byBucket.set(c.key, group);
+        stretch.set(s.id, c.key, group);
       }
       group.amount += c.amount;
       group.release += c.release;
       slots.push(group.index);
     }
-    if (s.replay) stretch = new Map();
+    if (s.replay) stretch.clear();
   }
   const args: (string | number)[] = [groups.length];
   for (const g of groups) args.push(g.key, g.id, g.replay ? 1 : 0, g.amount, g.release);

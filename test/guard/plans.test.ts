@@ -72,5 +72,9 @@ describe("a request's budget plan", () => {
     expect(computed()).toBe(101);
     await admit('key-b', 'kept');
     expect(computed()).toBe(101);
+    // Two plans held, not 101: a new one goes beside them without starting over.
+    await admit('key-c', 'new');
+    await admit('key-b', 'kept');
+    expect(computed()).toBe(102);
   });
 });
