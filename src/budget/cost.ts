@@ -1,4 +1,4 @@
-import { parseDecimal, readMicros, type Decimal } from './decimal.js';
+import { parseDecimal, readMicros, readPlainMicros, type Decimal, type MicrosReading } from './decimal.js';
 import { estimateTokens, type EstimateInput, type EstimateOptions } from './estimate.js';
 import { withinFloatNoise, type Micros } from './money.js';
 
@@ -71,14 +71,18 @@ export function estimateCost(
 export function parseResponseCost(header: string | undefined): Micros | undefined {
   if (header === undefined) return undefined;
   const text = header.trim();
-  const decimal = parseDecimal(text);
-  const reading = decimal === undefined ? undefined : readMicros(decimal);
+  const reading = readPlainMicros(text) ?? readDecimalMicros(text);
   if (reading === undefined) return undefined;
   if (reading.exact) return reading.floor;
   // Noise is relative to an amount; below one micro (even "1e-400", which reads as 0) charge 1.
   if (reading.floor > 0 && withinFloatNoise(Number(text), reading.floor)) return reading.floor;
   const up = reading.floor + 1;
   return Number.isSafeInteger(up) ? up : undefined;
+}
+
+function readDecimalMicros(text: string): MicrosReading | undefined {
+  const decimal = parseDecimal(text);
+  return decimal === undefined ? undefined : readMicros(decimal);
 }
 
 function priceDecimal(name: string, usdPerMillion: number): Decimal {

@@ -41,6 +41,45 @@ export function readMicros(decimal: Decimal): MicrosReading | undefined {
   return safe(kept, exact);
 }
 
+/** Whole digits the plain reading takes: 999,999,999 USD is 10^15 micros, well below 2^53. */
+const PLAIN_WHOLE_DIGITS = 9;
+
+/**
+ * `readMicros(parseDecimal(text))` for the text every LiteLLM cost header is ("0.000052": digits
+ * and at most one point, at most nine of them before it), read in one pass without a regex or
+ * the strings they build (a fifth of a µs per request); undefined for any other text, which the
+ * general reading then takes.
+ */
+export function readPlainMicros(text: string): MicrosReading | undefined {
+  const length = text.length;
+  let floor = 0;
+  let i = 0;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === DOT) break;
+    if (code < ZERO || code > NINE || i === PLAIN_WHOLE_DIGITS) return undefined;
+    floor = floor * 10 + (code - ZERO);
+  }
+  const whole = i;
+  let fraction = 0;
+  let exact = true;
+  for (i++; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < ZERO || code > NINE) return undefined;
+    if (fraction < 6) {
+      floor = floor * 10 + (code - ZERO);
+      fraction++;
+    } else if (code !== ZERO) exact = false;
+  }
+  // "." alone has no digits (and reads as nothing); "5." and ".5" do.
+  if (whole === 0 && fraction === 0) return undefined;
+  return { floor: floor * 10 ** (6 - fraction), exact };
+}
+
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+
 function safe(integerText: string, exact: boolean): MicrosReading | undefined {
   const floor = Number(integerText);
   return Number.isSafeInteger(floor) ? { floor, exact } : undefined;
