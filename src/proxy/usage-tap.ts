@@ -5,6 +5,8 @@
  * usage-only event is taken out again so the client sees the stream it asked for.
  */
 
+import { objectAfterKey, objectEnd, readUsageObject } from './usage-object.js';
+
 export interface Usage {
   readonly promptTokens: number;
   readonly completionTokens: number;
@@ -119,18 +121,18 @@ function usageOfEvent(event: string): { usage: Usage; usageOnly: boolean } | und
   return { usage, usageOnly: Array.isArray(payload.choices) && payload.choices.length === 0 };
 }
 
+/**
+ * The object after the last `"usage":` of the tail, read on the bytes themselves (src/proxy/usage-object.ts);
+ * one that reader leaves alone is cut out (braces inside strings skipped) and parsed.
+ */
 function usageFromTail(tail: Buffer): Usage | undefined {
   const at = tail.lastIndexOf(USAGE);
-  if (at < 0) return undefined;
-  const text = tail.toString('utf8', at + USAGE.length);
-  const open = text.indexOf('{');
-  if (open < 0 || text.slice(0, open).trim() !== ':') return undefined;
-  let depth = 0;
-  for (let i = open; i < text.length; i++) {
-    if (text[i] === '{') depth++;
-    else if (text[i] === '}' && --depth === 0) return toUsage(parseObject(text.slice(open, i + 1)));
-  }
-  return undefined;
+  const open = at < 0 ? -1 : objectAfterKey(tail, at + USAGE.length);
+  if (open < 0) return undefined;
+  const fields = readUsageObject(tail, open);
+  if (fields !== null) return fields && toUsage(fields);
+  const end = objectEnd(tail, open);
+  return end < 0 ? undefined : toUsage(parseObject(tail.toString('utf8', open, end)));
 }
 
 function toUsage(raw: unknown): Usage | undefined {

@@ -45,6 +45,15 @@ describe('usage tap on a JSON answer', () => {
     expect(tap.usage).toEqual({ promptTokens: 42, completionTokens: 0, costUsd: undefined });
   });
 
+  it('reads usage with braces in its strings, and with an escaped key (left to JSON.parse)', () => {
+    const braces = createUsageTap('application/json', { stripUsageEvent: false });
+    feed(braces, '{"id":"x","usage":{"note":"} {\\"}","prompt_tokens":5,"completion_tokens":6,"details":{"a":[{}]}}}');
+    expect(braces.usage).toEqual({ promptTokens: 5, completionTokens: 6, costUsd: undefined });
+    const escaped = createUsageTap('application/json', { stripUsageEvent: false });
+    feed(escaped, '{"id":"x","usage":{"prompt\\u005ftokens":7,"completion_tokens":8,"cost":0.5}}');
+    expect(escaped.usage).toEqual({ promptTokens: 7, completionTokens: 8, costUsd: 0.5 });
+  });
+
   it('finds nothing in an answer without usage, or a broken one', () => {
     for (const body of ['{"error":{"message":"bad"}}', '{"usage": {"prompt_tokens": 1', 'not json at all']) {
       const tap = createUsageTap('application/json', { stripUsageEvent: false });
