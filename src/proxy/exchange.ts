@@ -118,10 +118,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#tap = createUsageTap(Array.isArray(contentType) ? contentType[0] : contentType, this.options);
     }
     const res = this.res;
-    const outgoing = clientHeaders(headers, this.options.ownHeaders, this.options.requestId);
     // Taking an event out changes the length; chunked encoding takes over.
-    if (this.options.stripUsageEvent) delete outgoing['content-length'];
-    res.writeHead(statusCode, outgoing);
+    res.writeHead(statusCode, clientHeaders(headers, this.options.ownHeaders, this.options.requestId, this.options.stripUsageEvent));
     // A streamed answer (no length) gets its headers at once: SDKs wait for them before reading.
     if (headers['content-length'] === undefined) res.flushHeaders();
     if (statusCode >= 500) this.#rejectHead(new UpstreamServerError(statusCode));
