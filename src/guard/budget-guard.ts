@@ -185,7 +185,10 @@ export class BudgetGuard {
       let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
       try {
         // The plan's time, unless this request waited for a lease meanwhile.
-        outcome = await this.#reserve(reservationId, buckets, budgets, contended ? this.now() : nowMs);
+        const first = await this.store.reserve(reservationId, buckets, contended ? this.now() : nowMs, this.options.reservationTtlMs);
+        // Buckets the store does not know (new, or lost with Redis) are seeded first; the usual
+        // case costs one await, not two.
+        outcome = first.kind === 'unknown' ? await this.#reserveSeeded(reservationId, buckets, budgets, first.unknown) : first;
       } catch (err) {
         return this.#storeDown(err, base, reservationId);
       }
@@ -334,12 +337,14 @@ export class BudgetGuard {
     });
   }
 
-  async #reserve(id: string, buckets: BucketReservation[], budgets: readonly ScopedBudget[], nowMs: number): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
-    const ttl = this.options.reservationTtlMs;
-    const first = await this.store.reserve(id, buckets, nowMs, ttl);
-    if (first.kind !== 'unknown') return first;
-    await Promise.all(first.unknown.map((i) => this.#seed(budgets[i]!)));
-    const second = await this.store.reserve(id, buckets, this.now(), ttl);
+  async #reserveSeeded(
+    id: string,
+    buckets: BucketReservation[],
+    budgets: readonly ScopedBudget[],
+    unknown: readonly number[],
+  ): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
+    await Promise.all(unknown.map((i) => this.#seed(budgets[i]!)));
+    const second = await this.store.reserve(id, buckets, this.now(), this.options.reservationTtlMs);
     if (second.kind === 'unknown') throw new Error(`buckets ${second.unknown.map((i) => buckets[i]!.key).join(', ')} unknown after seeding`);
     return second;
   }
