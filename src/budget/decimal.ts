@@ -47,8 +47,8 @@ const PLAIN_WHOLE_DIGITS = 9;
 /**
  * `readMicros(parseDecimal(text))` for the text every LiteLLM cost header is ("0.000052": digits
  * and at most one point, at most nine of them before it), read in one pass without a regex or
- * the strings they build (a fifth of a µs per request); undefined for any other text, which the
- * general reading then takes.
+ * the strings they build (0.19–0.26 → 0.05–0.07 µs per header in a loop); undefined for any other
+ * text, which the general reading then takes.
  */
 export function readPlainMicros(text: string): MicrosReading | undefined {
   const length = text.length;

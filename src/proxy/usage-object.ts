@@ -7,8 +7,7 @@
 
 /**
  * The usage object's fields as `JSON.parse` would give them, for the ones the gateway reads
- * (undefined when absent). One shape for every object: a keyed store on a fresh object cost more
- * than the rest of the reading.
+ * (undefined when absent), each set by its name: one object shape for every answer.
  */
 export class UsageFields {
   prompt_tokens: unknown = undefined;
