@@ -33,7 +33,7 @@ const PERIOD = firstPeriod(Date.now(), DURATION);
 const fixedCaller: Caller = benchCaller('key_plain_bench', DURATION, PERIOD);
 const BUDGETS = budgetsFor({ tenant: fixedCaller.tenant, global: undefined, keyId: fixedCaller.keyId, keyBudgetMicros: null, model: undefined, nowMs: Date.now() });
 
-const directory: Pick<TenantDirectory, 'resolve'> = { resolve: async () => fixedCaller };
+const directory: Pick<TenantDirectory, 'known' | 'resolve'> = { known: () => fixedCaller, resolve: async () => fixedCaller };
 
 const guard: Pick<BudgetGuard, 'admit' | 'view'> = {
   admit: async (caller, _request, requestId): Promise<Admission> => ({

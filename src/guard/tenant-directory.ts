@@ -45,6 +45,21 @@ export class TenantDirectory {
     private readonly now: () => number,
   ) {}
 
+  /**
+   * The caller behind a key when the cache already holds the answer, without waiting: a Caller,
+   * null for a key known to be unknown (or whose tenant is gone), undefined when only `resolve`
+   * can tell (first request, a lookup under way, an entry just invalidated). The same entries as
+   * `resolve` reads, so an invalidation takes effect on both alike; a request through here
+   * skips the four promises `resolve` and its caller would await.
+   */
+  known(apiKey: string): Caller | null | undefined {
+    const found = settledValue(this.#keys.get(this.#hashOf(apiKey)));
+    if (found === undefined || found === null) return found;
+    const tenant = settledValue(this.#tenants.get(found.tenantId));
+    if (tenant === undefined || tenant === null) return tenant;
+    return { keyId: found.keyId, origin: found.origin, keyBudgetMicros: found.maxBudgetMicros, tenant };
+  }
+
   async resolve(apiKey: string): Promise<Caller | undefined> {
     const hash = this.#hashOf(apiKey);
     let key = this.#keys.get(hash);
@@ -78,7 +93,7 @@ export class TenantDirectory {
   tenant(tenantId: string): Promise<TenantPolicy | undefined> {
     let tenant = this.#tenants.get(tenantId);
     if (!tenant) {
-      tenant = this.#loadTenant(tenantId);
+      tenant = noteSettled(this.#loadTenant(tenantId));
       this.#tenants.set(tenantId, tenant);
       tenant.catch(() => this.#tenants.delete(tenantId));
     }
@@ -130,13 +145,13 @@ export class TenantDirectory {
     if (!owner) return undefined;
     const { tenantId } = owner.tenant;
     if (generation === this.#tenantGeneration && !this.#tenants.has(tenantId)) {
-      this.#tenants.set(tenantId, Promise.resolve(tenantPolicy(owner.tenant, owner.override)));
+      this.#tenants.set(tenantId, noteSettled(Promise.resolve(tenantPolicy(owner.tenant, owner.override))));
     }
     return owner.key;
   }
 
   #remember(hash: string, key: Promise<ActiveKey | undefined>): void {
-    this.#keys.set(hash, key);
+    this.#keys.set(hash, noteSettled(key));
     key.then(
       (found) => {
         if (found || ++this.#unknownKeys <= MAX_UNKNOWN_KEYS) return;
@@ -151,6 +166,23 @@ export class TenantDirectory {
     const [row, override] = await Promise.all([getTenant(this.db, tenantId), activeOverride(this.db, tenantId, new Date(this.now()))]);
     return row && tenantPolicy(row, override);
   }
+}
+
+/** What each cached promise fulfilled with (undefined kept as null), once it has. */
+const settled = new WeakMap<Promise<unknown>, unknown>();
+
+function noteSettled<T>(promise: Promise<T | undefined>): Promise<T | undefined> {
+  promise.then(
+    (value) => settled.set(promise, value ?? null),
+    // A rejection is the map's owner's to handle; it leaves nothing to read here.
+    () => undefined,
+  );
+  return promise;
+}
+
+/** A cached promise's value: null for "none", undefined while it is pending, rejected or absent. */
+function settledValue<T>(promise: Promise<T | undefined> | undefined): T | null | undefined {
+  return promise === undefined ? undefined : (settled.get(promise) as T | null | undefined);
 }
 
 /** A tenant row (and its active override) in domain units. */

@@ -32,13 +32,19 @@ forEachStore('budget admission through the OpenAI SDK', (store) => {
       expect(await missing.body.json()).toEqual({
         error: { message: expect.stringContaining('Missing API key'), type: 'authentication_error', param: null, code: 'invalid_api_key' },
       });
-      await expect(client('sk-nobody').chat.completions.create(chat)).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+      // The second time, the unknown key is answered from the directory's cache.
+      for (let i = 0; i < 2; i++) {
+        await expect(client('sk-nobody').chat.completions.create(chat)).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+      }
 
+      // Served from the cache from the second request on; revoked, refused at once, and again from the cache.
       const tenant = await gateway.createTenant();
-      expect((await client(tenant.key).chat.completions.create(chat)).choices).toHaveLength(1);
+      for (let i = 0; i < 2; i++) expect((await client(tenant.key).chat.completions.create(chat)).choices).toHaveLength(1);
       await revokeKey(gateway.db, tenant.tenantId, tenant.keyId);
       await gateway.services.invalidation.publish({ keyHash: hashKey(tenant.key) });
-      await expect(client(tenant.key).chat.completions.create(chat)).rejects.toMatchObject({ status: 401 });
+      for (let i = 0; i < 2; i++) {
+        await expect(client(tenant.key).chat.completions.create(chat)).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+      }
     });
 
     it('takes the key from the api-key header too (Azure-style clients)', async () => {

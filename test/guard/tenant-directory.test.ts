@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createKey, findKeyOwner } from '../../src/db/keys.js';
+import { createKey, findKeyOwner, hashKey } from '../../src/db/keys.js';
 import { getTenant, upsertTenant } from '../../src/db/tenants.js';
 import { TenantDirectory } from '../../src/guard/tenant-directory.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -73,6 +73,43 @@ forEachDatabase('tenant directory', (t) => {
     expect((await resolving)?.tenant.maxBudgetMicros).toBe(20_000_000);
     expect((await directory.tenant(config.tenantId))?.maxBudgetMicros).toBe(20_000_000);
     expect(getTenant).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers from its cache without waiting once a lookup has settled, and waits again after any invalidation', async () => {
+    const config = tenantConfig();
+    await upsertTenant(t.db, config);
+    const { key } = await createKey(t.db, config.tenantId);
+    const directory = new TenantDirectory(t.db, Date.now);
+
+    expect(directory.known(key)).toBeUndefined();
+    const looking = directory.resolve(key);
+    expect(directory.known(key)).toBeUndefined();
+    const caller = await looking;
+    expect(directory.known(key)).toEqual(caller);
+    expect(directory.known(key)?.tenant).toBe(caller?.tenant);
+
+    directory.forgetKey(hashKey(key));
+    expect(directory.known(key)).toBeUndefined();
+    await directory.resolve(key);
+    directory.forgetTenant(config.tenantId);
+    expect(directory.known(key)).toBeUndefined();
+    await directory.resolve(key);
+    directory.forgetAll();
+    expect(directory.known(key)).toBeUndefined();
+
+    // A tenant gone: the key's caller is known to be none, as `resolve` says.
+    await directory.resolve(key);
+    directory.forgetTenant(config.tenantId);
+    vi.mocked(getTenant).mockResolvedValueOnce(undefined);
+    expect(await directory.resolve(key)).toBeUndefined();
+    // forgetTenant also let go of the tenant's keys: this looks the key up again.
+    expect(directory.known(key)).toBeUndefined();
+    expect(await directory.resolve(key)).toBeUndefined();
+    expect(directory.known(key)).toBeNull();
+
+    expect(directory.known('sk-bg-nobody')).toBeUndefined();
+    await directory.resolve('sk-bg-nobody');
+    expect(directory.known('sk-bg-nobody')).toBeNull();
   });
 
   it('remembers an unknown key as unknown, without asking for a tenant', async () => {
