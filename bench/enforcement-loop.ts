@@ -77,7 +77,7 @@ async function enforcing(root: string): Promise<{ request: Request; events: () =
   const prices = new PriceBook({ [MODEL]: { input_per_million: 0.15, output_per_million: 0.6 } });
   // Never asked to write: every spend stays below the alert line.
   const noDatabase = {} as ConstructorParameters<typeof BudgetGuard>[1];
-  const guard = new BudgetGuard(store, noDatabase, prices, new CrossingRecorder(noDatabase, logger), metrics, logger, now, async () => undefined, {
+  const guard = new BudgetGuard(store, noDatabase, prices, new CrossingRecorder(noDatabase, logger), metrics, logger, now, () => undefined, {
     failMode: 'closed',
     leases: undefined,
     reservationTtlMs: 600_000,

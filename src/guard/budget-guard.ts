@@ -146,8 +146,8 @@ export class BudgetGuard {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly now: () => number,
-    /** The system-wide cap, if any (cached; admin changes invalidate it). */
-    private readonly globalLimit: () => Promise<PeriodicLimit | undefined>,
+    /** The system-wide cap, if any (cached; admin changes invalidate it): a promise only while it is being read. */
+    private readonly globalLimit: () => PeriodicLimit | undefined | Promise<PeriodicLimit | undefined>,
     private readonly options: GuardOptions,
   ) {
     this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
@@ -157,7 +157,8 @@ export class BudgetGuard {
 
   /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
   async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
-    const global = await this.globalLimit();
+    const limit = this.globalLimit();
+    const global = limit instanceof Promise ? await limit : limit;
     const nowMs = this.now();
     const { budgets, period, keys, signature } = this.#planFor(caller, request.model, global, nowMs);
     const tokens = estimateTokens(request, { defaultCompletionTokens: this.options.defaultCompletionTokens });

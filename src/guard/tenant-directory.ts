@@ -73,16 +73,17 @@ export class TenantDirectory {
     return tenant && { keyId: found.keyId, origin: found.origin, keyBudgetMicros: found.maxBudgetMicros, tenant };
   }
 
-  /** The system-wide cap, if one is set. */
-  global(): Promise<PeriodicLimit | undefined> {
+  /** The system-wide cap, if one is set: at once once the cache holds it (every request but the first few), else a promise of it. */
+  global(): PeriodicLimit | undefined | Promise<PeriodicLimit | undefined> {
     if (!this.#global) {
-      const loading = getGlobalBudget(this.db).then((row) => row && globalLimit(row));
+      const loading = noteSettled(getGlobalBudget(this.db).then((row) => row && globalLimit(row)));
       this.#global = loading;
       loading.catch(() => {
         if (this.#global === loading) this.#global = undefined;
       });
     }
-    return this.#global;
+    const known = settledValue(this.#global);
+    return known === undefined ? this.#global : (known ?? undefined);
   }
 
   /** The global cap was set, changed or removed. */

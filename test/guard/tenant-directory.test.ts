@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createKey, findKeyOwner, hashKey } from '../../src/db/keys.js';
+import { deleteGlobalBudget, putGlobalBudget } from '../../src/db/global-budget.js';
 import { getTenant, upsertTenant } from '../../src/db/tenants.js';
 import { TenantDirectory } from '../../src/guard/tenant-directory.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -110,6 +111,33 @@ forEachDatabase('tenant directory', (t) => {
     expect(directory.known('sk-bg-nobody')).toBeUndefined();
     await directory.resolve('sk-bg-nobody');
     expect(directory.known('sk-bg-nobody')).toBeNull();
+  });
+
+  it('gives the global cap at once once it has been read, and reads it again after it changed', async () => {
+    const directory = new TenantDirectory(t.db, Date.now);
+    await deleteGlobalBudget(t.db);
+    const none = directory.global();
+    expect(none).toBeInstanceOf(Promise);
+    expect(await none).toBeUndefined();
+    expect(directory.global()).toBeUndefined();
+
+    const now = Date.now();
+    await putGlobalBudget(t.db, {
+      maxBudgetMicros: 5_000_000,
+      alertThreshold: 80,
+      alertThresholds: null,
+      graceThreshold: 110,
+      budgetDuration: '30d',
+      firstPeriod: { startedAt: new Date(now), resetAt: new Date(now + 30 * 86_400_000) },
+    });
+    expect(directory.global()).toBeUndefined();
+    directory.forgetGlobal();
+    const reading = directory.global();
+    expect(reading).toBeInstanceOf(Promise);
+    const cap = await reading;
+    expect(cap?.maxBudgetMicros).toBe(5_000_000);
+    expect(directory.global()).toBe(cap);
+    await deleteGlobalBudget(t.db);
   });
 
   it('remembers an unknown key as unknown, without asking for a tenant', async () => {
