@@ -95,7 +95,9 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): ProxyHandler {
         }
       },
     );
-    outgoing.once('close', () => exchange.clientClosed());
+    // `on`, not `once` (which wraps the listener per request): a response closes once, and a
+    // close after the exchange ended does nothing.
+    outgoing.on('close', () => exchange.clientClosed());
 
     const authorization = upstreamAuthorization(caller, deps.gatewayUpstreamKey);
     try {
