@@ -73,7 +73,7 @@ export class TenantDirectory {
     return tenant && { keyId: found.keyId, origin: found.origin, keyBudgetMicros: found.maxBudgetMicros, tenant };
   }
 
-  /** The system-wide cap, if one is set: at once once the cache holds it (every request but the first few), else a promise of it. */
+  /** The system-wide cap, if one is set: the value itself once the cache holds it (every request but the first few), else a promise of it. */
   global(): PeriodicLimit | undefined | Promise<PeriodicLimit | undefined> {
     if (!this.#global) {
       const loading = noteSettled(getGlobalBudget(this.db).then((row) => row && globalLimit(row)));
