@@ -7,7 +7,7 @@
 
 /**
  * The usage object's fields as `JSON.parse` would give them, for the ones the gateway reads
- * (undefined when absent), each set by its name: one object shape for every answer.
+ * (undefined when absent): a class, so every answer's fields share one object shape.
  */
 export class UsageFields {
   prompt_tokens: unknown = undefined;
@@ -19,7 +19,7 @@ export class UsageFields {
 
 /** Not JSON, or not an object. */
 const INVALID = -1;
-/** Valid as far as read, but left to `JSON.parse`: a key with an escape, or nesting past MAX_DEPTH. */
+/** Valid as far as read, but left to `JSON.parse`: a top-level key with an escape, or nesting past MAX_DEPTH. */
 const UNREAD = -2;
 
 const QUOTE = 0x22;
@@ -84,7 +84,7 @@ export function readUsageObject(bytes: Buffer, open: number): UsageFields | null
  * One value from `from` (whitespace first); the index past it, or INVALID / UNREAD. When `into`
  * and `key` are given (a field of the top-level object the gateway reads), the value is recorded.
  */
-function value(bytes: Buffer, from: number, into: UsageFields | undefined, key: number, depth: number): number {
+function value(bytes: Buffer, from: number, into: UsageFields | undefined, key: keyof UsageFields | undefined, depth: number): number {
   const i = space(bytes, from);
   const byte = bytes[i];
   if (byte === OPEN_BRACE) return record(into, key, NOT_A_NUMBER, object(bytes, i, undefined, depth + 1));
@@ -100,13 +100,8 @@ function value(bytes: Buffer, from: number, into: UsageFields | undefined, key: 
   return INVALID;
 }
 
-function record(into: UsageFields | undefined, key: number, found: unknown, end: number): number {
-  if (into === undefined || end < 0) return end;
-  if (key === PROMPT_TOKENS) into.prompt_tokens = found;
-  else if (key === COMPLETION_TOKENS) into.completion_tokens = found;
-  else if (key === INPUT_TOKENS) into.input_tokens = found;
-  else if (key === OUTPUT_TOKENS) into.output_tokens = found;
-  else if (key === COST) into.cost = found;
+function record(into: UsageFields | undefined, key: keyof UsageFields | undefined, found: unknown, end: number): number {
+  if (into !== undefined && key !== undefined && end >= 0) into[key] = found;
   return end;
 }
 
@@ -118,8 +113,8 @@ function object(bytes: Buffer, open: number, fields: UsageFields | undefined, de
     if (bytes[i] !== QUOTE) return INVALID;
     const keyEnd = string(bytes, i);
     if (keyEnd < 0) return keyEnd;
-    const key = fields === undefined ? OTHER_KEY : stringEscaped ? UNREAD : knownKey(bytes, i + 1, keyEnd - 1);
-    if (key === UNREAD) return UNREAD;
+    if (fields !== undefined && stringEscaped) return UNREAD;
+    const key = fields === undefined ? undefined : knownKey(bytes, i + 1, keyEnd - 1);
     i = space(bytes, keyEnd);
     if (bytes[i] !== COLON) return INVALID;
     i = value(bytes, i + 1, fields, key, depth);
@@ -136,7 +131,7 @@ function array(bytes: Buffer, open: number, depth: number): number {
   let i = space(bytes, open + 1);
   if (bytes[i] === CLOSE_BRACKET) return i + 1;
   for (;;) {
-    i = value(bytes, i, undefined, OTHER_KEY, depth);
+    i = value(bytes, i, undefined, undefined, depth);
     if (i < 0) return i;
     i = space(bytes, i);
     if (bytes[i] === CLOSE_BRACKET) return i + 1;
@@ -204,15 +199,13 @@ function literal(bytes: Buffer, from: number, word: Buffer): number {
   return from + word.length;
 }
 
-/** The keys read, by their index in KEYS; OTHER_KEY for any other. */
-const KEYS = ['prompt_tokens', 'completion_tokens', 'input_tokens', 'output_tokens', 'cost'].map((name) => Buffer.from(name));
-const [PROMPT_TOKENS, COMPLETION_TOKENS, INPUT_TOKENS, OUTPUT_TOKENS, COST] = [0, 1, 2, 3, 4];
-const OTHER_KEY = -1;
+/** The keys read, with their bytes. */
+const KEYS = (['prompt_tokens', 'completion_tokens', 'input_tokens', 'output_tokens', 'cost'] as const).map((name) => ({ name, bytes: Buffer.from(name) }));
 
-/** Which of KEYS the bytes from..to (a key's text without escapes, quotes off) spell, or OTHER_KEY. */
-function knownKey(bytes: Buffer, from: number, to: number): number {
-  for (let k = 0; k < KEYS.length; k++) if (spells(bytes, from, to, KEYS[k]!)) return k;
-  return OTHER_KEY;
+/** Which of KEYS the bytes from..to (a key's text without escapes, quotes off) spell, if any. */
+function knownKey(bytes: Buffer, from: number, to: number): keyof UsageFields | undefined {
+  for (const key of KEYS) if (spells(bytes, from, to, key.bytes)) return key.name;
+  return undefined;
 }
 
 function spells(bytes: Buffer, from: number, to: number, key: Buffer): boolean {
