@@ -9,9 +9,9 @@
 // Env: PORT, HOST, LITELLM_BASE_URL. Prints `bare proxy listening on <url>` when ready.
 // Usage: node dist-bench/bench/bare-proxy.js
 
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, util, type Dispatcher } from 'undici';
 import { loadConfig } from '../src/config.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
@@ -27,30 +27,43 @@ function requestHeaders(raw: readonly string[]): string[] {
   return out;
 }
 
-function responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
-  return out;
+function responseHeaders(raw: readonly Buffer[]): { headers: string[]; hasLength: boolean } {
+  const headers: string[] = [];
+  let hasLength = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]!);
+    if (name === 'content-length') hasLength = true;
+    if (!HOP_BY_HOP.has(name)) headers.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  return { headers, hasLength };
 }
 
-/** Writes the upstream's answer to the client as it arrives; the client's backpressure pauses it. */
+/**
+ * Writes the upstream's answer to the client as it arrives; the client's backpressure pauses it.
+ * The handler interface undici's core calls, with the raw header lines, as the gateway's
+ * `Exchange` (src/proxy/exchange.ts) implements it.
+ */
 function relay(res: ServerResponse): Dispatcher.DispatchHandler {
+  let resume: () => void = () => {};
   return {
-    // Present so that undici takes this for a handler of its current API.
-    onRequestStart() {},
-    onResponseStart(_controller, statusCode, headers) {
-      res.writeHead(statusCode, responseHeaders(headers));
-      if (headers['content-length'] === undefined) res.flushHeaders();
+    onConnect() {},
+    onHeaders(statusCode, rawHeaders, resumeUpstream) {
+      if (statusCode < 200) return true;
+      resume = resumeUpstream;
+      const { headers, hasLength } = responseHeaders(rawHeaders);
+      res.writeHead(statusCode, headers);
+      if (!hasLength) res.flushHeaders();
+      return true;
     },
-    onResponseData(controller, chunk) {
-      if (res.write(chunk)) return;
-      controller.pause();
-      res.once('drain', () => controller.resume());
+    onData(chunk) {
+      if (res.write(chunk)) return true;
+      res.once('drain', () => resume());
+      return false;
     },
-    onResponseEnd() {
+    onComplete() {
       res.end();
     },
-    onResponseError(_controller, err) {
+    onError(err) {
       if (res.headersSent) res.destroy();
       else res.writeHead(502, { 'content-type': 'text/plain' }).end(`bare proxy: ${err.message}\n`);
     },

@@ -1,9 +1,7 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { clientHeaders } from './headers.js';
+import { readUpstreamHead } from './headers.js';
 import { createUsageTap, type Usage, type UsageTap } from './usage-tap.js';
-
-type Controller = Dispatcher.DispatchController;
 
 /** The upstream answered 5xx: passed through to the client, and a failure for the breaker. */
 export class UpstreamServerError extends Error {
@@ -52,12 +50,20 @@ export interface ExchangeOptions {
  * undici delivers it: no Web streams, no buffering, backpressure from the client pauses the
  * upstream socket. `responseHead` settles when the upstream's headers arrive (that is all the
  * circuit breaker waits for); `onEnd` runs exactly once, however the exchange ends.
+ *
+ * It implements the handler interface undici's core calls (`onConnect`, `onHeaders`, `onData`,
+ * `onComplete`, `onError`), as undici's own `request()` and `stream()` do in undici 7: a handler
+ * of the newer interface (`onRequestStart`, `onResponseStart`, …) is wrapped in an adapter that
+ * builds a controller per request and a header object from the raw header lines, which this
+ * reads in one pass itself (`readUpstreamHead`): 0.4 µs less per answer with six headers, 4 with
+ * the twenty LiteLLM's proxy sends (bench/README.md).
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly responseHead: Promise<number>;
   #resolveHead!: (status: number) => void;
   #rejectHead!: (err: Error) => void;
-  #controller: Controller | undefined;
+  #abort: ((err: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
   #abortReason: Error | undefined;
   #statusCode: number | undefined;
   #dispatchedAt = 0;
@@ -98,49 +104,53 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * be the single largest cost of the hot path.)
    */
   clientClosed(): void {
-    if (this.#ended) return;
-    const reason = new ClientClosedError();
-    if (this.#controller) this.#controller.abort(reason);
-    else this.#abortReason = reason;
+    if (this.#ended || this.#abortReason) return;
+    this.#abortReason = new ClientClosedError();
+    this.#abort?.(this.#abortReason);
   }
 
-  onRequestStart(controller: Controller): void {
-    this.#controller = controller;
-    if (this.#abortReason) controller.abort(this.#abortReason);
+  /** The request is about to be written to a connection (again, if undici retries it there). */
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#abortReason) abort(this.#abortReason);
   }
 
-  onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
+  /** The upstream's head: the client's goes out (returning false would pause the upstream socket). */
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // An informational head (103 Early Hints) is not the answer: the final one follows.
+    if (statusCode < 200) return true;
     this.#statusCode = statusCode;
-    const cost = headers['x-litellm-response-cost'];
-    this.#costHeader = Array.isArray(cost) ? cost[0] : cost;
-    if (this.options.readUsage) {
-      const contentType = headers['content-type'];
-      this.#tap = createUsageTap(Array.isArray(contentType) ? contentType[0] : contentType, this.options);
-    }
-    const res = this.res;
+    this.#resume = resume;
+    const { ownHeaders, requestId, readUsage, stripUsageEvent } = this.options;
     // Taking an event out changes the length; chunked encoding takes over.
-    res.writeHead(statusCode, clientHeaders(headers, this.options.ownHeaders, this.options.requestId, this.options.stripUsageEvent));
+    const head = readUpstreamHead(rawHeaders, ownHeaders, requestId, stripUsageEvent);
+    this.#costHeader = head.costHeader;
+    if (readUsage) this.#tap = createUsageTap(head.contentType, this.options);
+    const res = this.res;
+    res.writeHead(statusCode, head.headers);
     // A streamed answer (no length) gets its headers at once: SDKs wait for them before reading.
-    if (headers['content-length'] === undefined) res.flushHeaders();
+    if (!head.hasLength) res.flushHeaders();
     if (statusCode >= 500) this.#rejectHead(new UpstreamServerError(statusCode));
     else this.#resolveHead(statusCode);
+    return true;
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
+  /** Returns false while the client's side is full: undici pauses the upstream until `drain`. */
+  onData(chunk: Buffer): boolean {
     const out = this.#tap ? this.#tap.write(chunk) : chunk;
-    if (out === undefined || this.res.write(out)) return;
-    controller.pause();
-    this.res.once('drain', () => controller.resume());
+    if (out === undefined || this.res.write(out)) return true;
+    this.res.once('drain', () => this.#resume!());
+    return false;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     const rest = this.#tap?.end();
     if (rest) this.res.write(rest);
     this.res.end();
     this.#finish(undefined);
   }
 
-  onResponseError(_controller: Controller, err: Error): void {
+  onError(err: Error): void {
     if (this.#statusCode === undefined) this.#rejectHead(err);
     // Headers are out: the only honest signal left is to cut the connection, so the client
     // cannot take a truncated stream for a complete one.
