@@ -59,7 +59,8 @@ export interface SettleOptions {
 }
 
 export interface SpendStore {
-  reserve(reservationId: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome>;
+  /** The in-process store answers at once (no I/O), the Redis store with a promise. */
+  reserve(reservationId: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): ReserveOutcome | Promise<ReserveOutcome>;
   /**
    * Replaces the reservation with the actual charge in every bucket and hands the usage event to
    * the ledger in the same atomic step, so a counted cost is never missing from the ledger.

@@ -155,54 +155,103 @@ export class BudgetGuard {
     this.#utilization = gaugeChildren(metrics.tenantUtilization, UTILIZATION_CHILDREN);
   }
 
-  /** Reserves the request's estimate in every budget, or throws 402 (a budget) / 503 (store down, fail-closed). */
-  async admit(caller: Caller, request: CostRequest, requestId: string): Promise<Admission> {
-    const limit = this.globalLimit();
-    const global = limit instanceof Promise ? await limit : limit;
+  /**
+   * Reserves the request's estimate in every budget. The admission itself when nothing had to be
+   * waited for (a slice of a live lease, the in-process store), else a promise of it; a refusal,
+   * 402 (a budget) or 503 (store down, fail-closed), is always a rejected promise. Each await
+   * skipped is a turn of the microtask queue and a promise the request does not allocate.
+   */
+  admit(caller: Caller, request: CostRequest, requestId: string): Admission | Promise<Admission> {
+    try {
+      const limit = this.globalLimit();
+      if (limit instanceof Promise) return limit.then((global) => this.#admit(caller, request, requestId, global));
+      return this.#admit(caller, request, requestId, limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #admit(caller: Caller, request: CostRequest, requestId: string, global: PeriodicLimit | undefined): Admission | Promise<Admission> {
     const nowMs = this.now();
-    const { budgets, period, keys, signature } = this.#planFor(caller, request.model, global, nowMs);
+    const plan = this.#planFor(caller, request.model, global, nowMs);
     const tokens = estimateTokens(request, { defaultCompletionTokens: this.options.defaultCompletionTokens });
     const micros = Math.max(1, costFromUsage(tokens, this.prices.get(request.model) ?? this.options.fallbackPrice));
     const estimate = { micros, tokens: tokens.promptTokens + tokens.completionTokens };
-    const amounts = amountsFor(budgets, estimate);
-    const base: Base = { requestId, caller, budgets, amounts, estimate, model: request.model, global, period };
+    const amounts = amountsFor(plan.budgets, estimate);
+    const base: Base = { requestId, caller, budgets: plan.budgets, amounts, estimate, model: request.model, global, period: plan.period };
     // Without a lease being taken for these buckets (the usual case), no wait at all.
-    const contended = this.#leasing.has(signature);
-    const { lease: leased, announced } = contended ? await this.#awaitLease(signature, amounts) : this.#leaseNow(signature, amounts);
+    if (!this.#leasing.has(plan.signature)) return this.#reserve(base, plan, this.#leaseNow(plan.signature, amounts), false, nowMs);
+    return this.#awaitLease(plan.signature, amounts).then((taken) => this.#reserve(base, plan, taken, true, nowMs));
+  }
+
+  /** A slice of the lease taken, or the store's reservation: at once when the store answers at once. */
+  #reserve(base: Base, plan: Plan, taken: Taken, contended: boolean, nowMs: number): Admission | Promise<Admission> {
+    const { lease: leased, announced } = taken;
     if (leased) return this.#admitted(base, leased.id, leased, leased.knownSpends);
-    const perLease = this.#leases?.reserving(signature, this.now(), contended) ?? 1;
-    const buckets: BucketReservation[] = budgets.map((b, i) => ({
+    const perLease = this.#leases?.reserving(plan.signature, this.now(), contended) ?? 1;
+    const buckets: BucketReservation[] = base.budgets.map((b, i) => ({
       key: b.key,
       blockLine: b.lines.blockLineMicros,
-      amount: amounts[i]!,
-      wanted: amounts[i]! * perLease,
+      amount: base.amounts[i]!,
+      wanted: base.amounts[i]! * perLease,
       periodEndMs: b.period.endMs,
     }));
+    const reservationId = this.#leases ? `lease:${base.requestId}` : base.requestId;
+    let reply: ReserveOutcome | Promise<ReserveOutcome>;
+    try {
+      // The plan's time, unless this request waited for a lease meanwhile.
+      reply = this.store.reserve(reservationId, buckets, contended ? this.now() : nowMs, this.options.reservationTtlMs);
+    } catch (err) {
+      return this.#storeDown(err, base, reservationId, announced);
+    }
+    if (reply instanceof Promise || reply.kind === 'unknown') return this.#reserveWaiting(base, plan, reservationId, buckets, perLease, reply, announced);
+    return this.#decided(base, plan, reservationId, perLease, reply, announced);
+  }
 
-    const reservationId = this.#leases ? `lease:${requestId}` : requestId;
+  /**
+   * The store's answer still to come, or buckets it does not know (new, or lost with Redis),
+   * seeded first; the usual case costs one await, not two.
+   */
+  async #reserveWaiting(
+    base: Base,
+    plan: Plan,
+    reservationId: string,
+    buckets: BucketReservation[],
+    perLease: number,
+    reply: ReserveOutcome | Promise<ReserveOutcome>,
+    announced: Taken['announced'],
+  ): Promise<Admission> {
+    let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
+    try {
+      const first = reply instanceof Promise ? await reply : reply;
+      outcome = first.kind === 'unknown' ? await this.#reserveSeeded(reservationId, buckets, base.budgets, first.unknown) : first;
+    } catch (err) {
+      return this.#storeDown(err, base, reservationId, announced);
+    }
+    return this.#decided(base, plan, reservationId, perLease, outcome, announced);
+  }
+
+  /** Admitted or refused (throws 402) on the store's answer; the requests waiting on this one go on either way. */
+  #decided(
+    base: Base,
+    plan: Plan,
+    reservationId: string,
+    perLease: number,
+    outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>,
+    announced: Taken['announced'],
+  ): Admission {
     /** Whether the requests waiting on this one should try for a lease again (see #awaitLease). */
     let again = false;
     try {
-      let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
-      try {
-        // The plan's time, unless this request waited for a lease meanwhile.
-        const first = await this.store.reserve(reservationId, buckets, contended ? this.now() : nowMs, this.options.reservationTtlMs);
-        // Buckets the store does not know (new, or lost with Redis) are seeded first; the usual
-        // case costs one await, not two.
-        outcome = first.kind === 'unknown' ? await this.#reserveSeeded(reservationId, buckets, budgets, first.unknown) : first;
-      } catch (err) {
-        return this.#storeDown(err, base, reservationId);
-      }
       const spends = outcome.states.map((s) => s.spend);
-      if (outcome.kind === 'refused') throw this.#refusal(caller, budgets, outcome.refused, outcome.states);
-      const lease = this.#leases?.open(reservationId, signature, keys, outcome.granted, amounts, spends);
+      if (outcome.kind === 'refused') throw this.#refusal(base.caller, base.budgets, outcome.refused, outcome.states);
+      const lease = this.#leases?.open(reservationId, plan.signature, plan.keys, outcome.granted, base.amounts, spends);
       // A lease to share, or a single request by choice (buckets not reserved lately): the next
       // waiter takes a lease for the rest of the burst. One the store cut to a single request
       // (near the line) sends every waiter to reserve for itself.
       again = lease !== undefined && (!lease.retired || perLease === 1);
       return this.#admitted(base, reservationId, lease, spends);
     } finally {
-      // However this ends, the requests waiting for this lease go on.
       announced?.(again);
     }
   }
@@ -362,7 +411,9 @@ export class BudgetGuard {
     return seeding;
   }
 
-  #storeDown(err: unknown, base: Base, reservationId: string): Admission {
+  /** The store failed: admitted without it (fail-open) or 503 (fail-closed); the requests waiting on this one go on. */
+  #storeDown(err: unknown, base: Base, reservationId: string, announced: Taken['announced']): Admission {
+    announced?.(false);
     const tenantId = base.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
       this.logger.error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');

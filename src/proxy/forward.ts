@@ -64,9 +64,11 @@ export function forward(deps: ForwardDeps, route: ProxyRoute): ProxyHandler {
     // A key the cache knows is answered at once: no await, which costs a turn of the microtask queue.
     const caller = identified instanceof Promise ? await identified : identified;
     const sent = upstreamBody(route.label, await readRequestBody(incoming, deps.maxBodyBytes));
-    const admission = route.costBearing(incoming.method ?? 'GET')
-      ? await deps.guard.admit(caller, { endpoint: route.label, model: sent.model, body: sent.json }, requestId)
+    const admitted = route.costBearing(incoming.method ?? 'GET')
+      ? deps.guard.admit(caller, { endpoint: route.label, model: sent.model, body: sent.json }, requestId)
       : undefined;
+    // Admitted at once (a lease's slice, the in-process store): no await either.
+    const admission = admitted instanceof Promise ? await admitted : admitted;
     const budgetHeaders = admission?.headers ?? (await deps.guard.view(caller));
     proxied.budgetHeaders = budgetHeaders;
 

@@ -38,8 +38,9 @@ export class MemorySpendStore implements SpendStore {
     private readonly now: () => number,
   ) {}
 
-  // Called for every request in embedded mode: plain loops, no intermediate arrays.
-  async reserve(id: string, wanted: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
+  // Called for every request in embedded mode: plain loops, no intermediate arrays, and the
+  // answer at once (admission then needs no await).
+  reserve(id: string, wanted: readonly BucketReservation[], nowMs: number, ttlMs: number): ReserveOutcome | Promise<ReserveOutcome> {
     const buckets: (Bucket | undefined)[] = [];
     let unknown: number[] | undefined;
     for (let i = 0; i < wanted.length; i++) {
