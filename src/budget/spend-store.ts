@@ -65,9 +65,15 @@ export interface SpendStore {
    * Replaces the reservation with the actual charge in every bucket and hands the usage event to
    * the ledger in the same atomic step, so a counted cost is never missing from the ledger.
    * Buckets the store no longer knows are left alone (their seed comes from the ledger).
-   * Returns each bucket's spend after the charge (undefined where unknown).
+   * Returns each bucket's spend after the charge (undefined where unknown): at once from the
+   * in-process store, as `reserve`.
    */
-  settle(reservationId: string, charges: readonly BucketCharge[], usageEvent: string, options?: SettleOptions): Promise<readonly (number | undefined)[]>;
+  settle(
+    reservationId: string,
+    charges: readonly BucketCharge[],
+    usageEvent: string,
+    options?: SettleOptions,
+  ): readonly (number | undefined)[] | Promise<readonly (number | undefined)[]>;
   /**
    * Returns `amounts[i]` of the reservation in bucket `keys[i]` (a failed request of a lease), or
    * all of it when `amounts` is undefined (a retired lease, a single request); idempotent when

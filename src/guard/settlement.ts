@@ -91,13 +91,19 @@ export class Settlement {
     }));
     const event = encodeUsage(record);
     this.#spend(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
-    this.store.settle(admission.reservationId, charges, event).then(
-      (after) => {
-        this.#remember(event);
-        this.guard.noteSpends(admission, after, record.createdAtMs);
-      },
-      (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
-    );
+    let settled: readonly (number | undefined)[] | Promise<readonly (number | undefined)[]>;
+    try {
+      settled = this.store.settle(admission.reservationId, charges, event);
+    } catch (err) {
+      settled = Promise.reject(err);
+    }
+    // The in-process store answers at once: no promise, no turn of the microtask queue.
+    if (settled instanceof Promise) {
+      settled.then(
+        (after) => this.#settled(admission, event, after, record.createdAtMs),
+        (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
+      );
+    } else this.#settled(admission, event, settled, record.createdAtMs);
     // Issued before any release of the lease's rest, so the store sees this part returned first.
     this.guard.finished(admission);
   }
@@ -110,7 +116,11 @@ export class Settlement {
   async flush(): Promise<void> {
     const owed = this.#retries.splice(0);
     for (const settle of owed) {
-      await this.store.settle(settle.id, settle.charges, settle.event, { replay: true }).catch(() => this.#retries.push(settle));
+      try {
+        await this.store.settle(settle.id, settle.charges, settle.event, { replay: true });
+      } catch {
+        this.#retries.push(settle);
+      }
     }
   }
 
@@ -131,8 +141,10 @@ export class Settlement {
     this.#retryTimer = undefined;
   }
 
-  #remember(event: string): void {
+  /** The store took the usage: keep it for a while (Redis mode), and note the spends it left. */
+  #settled(admission: Admission, event: string, after: readonly (number | undefined)[], atMs: number): void {
     if (this.writeDirect) this.#recent.add(event, Date.now());
+    this.guard.noteSpends(admission, after, atMs);
   }
 
   #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {

@@ -70,7 +70,8 @@ export class MemorySpendStore implements SpendStore {
     return { kind: 'admitted', states, granted };
   }
 
-  async settle(id: string, charges: readonly BucketCharge[], usageEvent: string, options: SettleOptions = {}): Promise<readonly (number | undefined)[]> {
+  // Every request's settle, answered at once as `reserve` is.
+  settle(id: string, charges: readonly BucketCharge[], usageEvent: string, options: SettleOptions = {}): readonly (number | undefined)[] | Promise<readonly (number | undefined)[]> {
     const after = charges.map(({ key, amount, release }) => {
       const bucket = this.#buckets.get(key);
       if (!bucket || (options.replay && !bucket.holds.has(id))) return undefined;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { BucketReservation, ReserveOutcome } from '../../src/budget/spend-store.js';
+import type { BucketCharge, BucketReservation, ReserveOutcome } from '../../src/budget/spend-store.js';
 import type { Db } from '../../src/db/client.js';
 import { BudgetGuard, type Admission, type GuardOptions } from '../../src/guard/budget-guard.js';
 import type { CrossingRecorder } from '../../src/guard/crossings.js';
 import { PriceBook } from '../../src/guard/price-book.js';
+import { Settlement } from '../../src/guard/settlement.js';
 import type { Caller } from '../../src/guard/tenant-directory.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -13,7 +14,8 @@ import { tenantLimits } from '../support/tenants.js';
 /**
  * Admission answers at once when nothing has to be waited for (the in-process store, a slice of a
  * live lease): the proxy then skips an await per request. Whatever refuses still rejects a
- * promise, never throws where the caller did not expect it.
+ * promise, never throws where the caller did not expect it. The in-process store's settle
+ * answers at once too.
  */
 
 const REQUEST = { endpoint: '/v1/chat/completions', model: 'm', body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 16 } };
@@ -36,6 +38,10 @@ class RemoteStore extends KnownBuckets {
     await new Promise((resolve) => setTimeout(resolve, 1));
     return super.reserve(id, buckets, nowMs, ttlMs);
   }
+  override async settle(id: string, charges: readonly BucketCharge[], event: string): Promise<readonly (number | undefined)[]> {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    return super.settle(id, charges, event);
+  }
 }
 
 /** A store whose reserve fails before answering (a bug, a closed client). */
@@ -51,7 +57,12 @@ function setup(options: { store?: MemorySpendStore; maxBudgetMicros?: number; le
   const tenant = { ...tenantLimits(now() - 1_000, { maxBudgetMicros: options.maxBudgetMicros ?? 1_000_000_000 }), upstreamKey: null };
   const caller: Caller = { keyId: 'key_1', origin: 'registered', keyBudgetMicros: null, tenant };
   const globalLimit = options.global === 'promise' ? () => Promise.resolve(undefined) : () => undefined;
-  const guard = new BudgetGuard(store, {} as Db, new PriceBook({ m: { input_per_million: 1, output_per_million: 1 } }), { note() {} } as unknown as CrossingRecorder, createMetrics({ defaultMetrics: false }), createLogger('silent'), now, globalLimit, {
+  /** Spends noted after settles (each settle notes its budgets' spends for the alert crossings). */
+  const noted: number[] = [];
+  const crossings = { note: ({ spend }: { spend: number }) => void noted.push(spend) } as unknown as CrossingRecorder;
+  const prices = new PriceBook({ m: { input_per_million: 1, output_per_million: 1 } });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const guard = new BudgetGuard(store, {} as Db, prices, crossings, metrics, createLogger('silent'), now, globalLimit, {
     failMode: options.failMode ?? 'closed',
     leases: options.leases,
     reservationTtlMs: 60_000,
@@ -60,10 +71,11 @@ function setup(options: { store?: MemorySpendStore; maxBudgetMicros?: number; le
   });
   let n = 0;
   const admit = () => guard.admit(caller, REQUEST, `r-${n++}`);
-  return { admit };
+  const settlement = new Settlement(store, guard, prices, metrics, createLogger('silent'), now, undefined);
+  return { admit, settlement, noted };
 }
 
-describe('admission at once', () => {
+describe('admission and settlement at once', () => {
   it('with the in-process store, admits without a promise', () => {
     const { admit } = setup();
     const admitted = admit();
@@ -108,5 +120,21 @@ describe('admission at once', () => {
     const admitted = open.admit();
     expect(admitted).not.toBeInstanceOf(Promise);
     expect((admitted as Admission).reserved).toBe(false);
+  });
+
+  it('settles at once with the in-process store: the spend is noted before the completion returns', async () => {
+    const { admit, settlement, noted } = setup();
+    const admission = admit() as Admission;
+    settlement.complete(admission, { statusCode: 200, usage: { promptTokens: 1, completionTokens: 2, costUsd: undefined }, costHeader: '0.000007', clientRequestId: null, endpoint: REQUEST.endpoint, model: 'm' });
+    expect(noted).toEqual([7]);
+  });
+
+  it('settles with a store a round trip away once it answers', async () => {
+    const { admit, settlement, noted } = setup({ store: new RemoteStore(() => {}, Date.now) });
+    const admission = await admit();
+    settlement.complete(admission, { statusCode: 200, usage: { promptTokens: 1, completionTokens: 2, costUsd: undefined }, costHeader: '0.000007', clientRequestId: null, endpoint: REQUEST.endpoint, model: 'm' });
+    expect(noted).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(noted).toEqual([7]);
   });
 });
