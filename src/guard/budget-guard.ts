@@ -223,7 +223,7 @@ export class BudgetGuard {
   ): Promise<Admission> {
     let outcome: Exclude<ReserveOutcome, { kind: 'unknown' }>;
     try {
-      const first = reply instanceof Promise ? await reply : reply;
+      const first = await reply;
       outcome = first.kind === 'unknown' ? await this.#reserveSeeded(reservationId, buckets, base.budgets, first.unknown) : first;
     } catch (err) {
       return this.#storeDown(err, base, reservationId, announced);

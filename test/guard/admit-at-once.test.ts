@@ -51,7 +51,16 @@ class BrokenStore extends MemorySpendStore {
   }
 }
 
-function setup(options: { store?: MemorySpendStore; maxBudgetMicros?: number; leases?: GuardOptions['leases']; failMode?: 'open' | 'closed'; global?: 'promise' } = {}) {
+/** A store that reserves, but whose settle fails before answering. */
+class UnsettlingStore extends KnownBuckets {
+  override settle(): readonly (number | undefined)[] {
+    throw new Error('connection is closed');
+  }
+}
+
+function setup(
+  options: { store?: MemorySpendStore; maxBudgetMicros?: number; leases?: GuardOptions['leases']; failMode?: 'open' | 'closed'; global?: 'promise'; writeDirect?: (event: string) => void } = {},
+) {
   const now = () => Date.now();
   const store = options.store ?? new KnownBuckets(() => {}, now);
   const tenant = { ...tenantLimits(now() - 1_000, { maxBudgetMicros: options.maxBudgetMicros ?? 1_000_000_000 }), upstreamKey: null };
@@ -71,7 +80,7 @@ function setup(options: { store?: MemorySpendStore; maxBudgetMicros?: number; le
   });
   let n = 0;
   const admit = () => guard.admit(caller, REQUEST, `r-${n++}`);
-  const settlement = new Settlement(store, guard, prices, metrics, createLogger('silent'), now, undefined);
+  const settlement = new Settlement(store, guard, prices, metrics, createLogger('silent'), now, options.writeDirect);
   return { admit, settlement, noted };
 }
 
@@ -136,5 +145,19 @@ describe('admission and settlement at once', () => {
     expect(noted).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(noted).toEqual([7]);
+  });
+
+  it('with a settle failing before it answers, writes the usage straight to the ledger and owes the charge', async () => {
+    const direct: string[] = [];
+    const { admit, settlement, noted } = setup({ store: new UnsettlingStore(() => {}, Date.now), writeDirect: (event) => void direct.push(event) });
+    const admission = (await admit()) as Admission;
+    expect(() =>
+      settlement.complete(admission, { statusCode: 200, usage: { promptTokens: 1, completionTokens: 2, costUsd: undefined }, costHeader: '0.000007', clientRequestId: null, endpoint: REQUEST.endpoint, model: 'm' }),
+    ).not.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(direct).toHaveLength(1);
+    expect(JSON.parse(direct[0]!)).toMatchObject({ request_id: admission.requestId, cost_micros: 7 });
+    expect(noted).toEqual([]);
+    settlement.stop();
   });
 });

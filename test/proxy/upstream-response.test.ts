@@ -20,8 +20,8 @@ const COMPLETION = JSON.stringify({
   usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
 });
 
-/** What the flood case wrote, and how often its writes had to wait for the gateway. */
-const flood = { written: 0, total: 0 };
+/** What the flood case has written so far. */
+const flood = { written: 0 };
 const FLOOD_BYTES = 256 * 1024 * 1024;
 const FLOOD_CHUNK = Buffer.alloc(64 * 1024, 'a');
 
@@ -54,13 +54,12 @@ function upstreamAnswer(req: http.IncomingMessage, res: http.ServerResponse): vo
       flood.written = 0;
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-litellm-response-cost': '0.000001' });
       const more = (): void => {
-        while (flood.written < flood.total) {
+        while (flood.written < FLOOD_BYTES) {
           flood.written += FLOOD_CHUNK.length;
           if (!res.write(FLOOD_CHUNK)) return void res.once('drain', more);
         }
         res.end();
       };
-      flood.total = FLOOD_BYTES;
       more();
       return;
     }
