@@ -2,10 +2,13 @@
 // in interleaved rounds in front of one simulator (the machine's drift then hits every target in a
 // round alike). Threads: the main one (the event loop), those at idle scheduling class (the
 // embedded database's, the Redis ledger consumer's), the others (V8's GC helpers, libuv's pool).
-// Also the throughput ratio to plain in the same round: what enforcement costs.
+// Also the throughput ratio to plain in the same round: what enforcement costs; and the main
+// thread's garbage collection in the same window (V8's GC profiler, through bench/lib/heap-probe.mjs):
+// its pauses per request and the bytes per request that outlived a scavenge, which V8 copies.
 // Usage: npm run bench:threads -- [--targets plain,embedded,redis] [--rounds 6] [--duration 3] [--concurrency 64]
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CpuWindow, STORE_PROCESSES, THREAD_KINDS, ThreadWindow, pidsNamed, type ThreadKind } from './lib/cpu.js';
@@ -33,6 +36,17 @@ interface Round {
   stores: number;
   /** req/s ÷ plain's in the same round, when plain is measured. */
   ofPlain: number | null;
+  /** The main thread's collections in the window, per request. */
+  gc: GcPerRequest;
+}
+
+interface GcPerRequest {
+  /** Every collection's pause on the main thread (scavenges, incremental marking steps, full ones), µs. */
+  pauseUs: number;
+  /** Of that, the scavenges' (young generation), µs. */
+  scavengeUs: number;
+  /** Bytes that survived a scavenge (copied within the young generation or promoted). */
+  survivedBytes: number;
 }
 
 async function main(): Promise<void> {
@@ -56,6 +70,8 @@ async function main(): Promise<void> {
       const child = started.children.get(target)!;
       const threads = new ThreadWindow(child.process.pid!);
       const stores = new CpuWindow({ stores: pidsNamed(STORE_PROCESSES) });
+      const gcFile = `${started.heapFiles.get(target)!}.gc`;
+      rmSync(gcFile, { force: true });
       const result = await runLoad({
         origin: child.url,
         path: '/v1/chat/completions',
@@ -67,16 +83,19 @@ async function main(): Promise<void> {
         onWindowStart: () => {
           threads.start();
           stores.start();
+          child.process.kill('SIGURG');
         },
         onWindowEnd: () => {
           threads.end();
           stores.end();
+          child.process.kill('SIGURG');
         },
       });
       if (result.errorRate > 0.01) throw new Error(`${target}: ${(result.errorRate * 100).toFixed(1)}% errors: ${result.errorSamples.join('; ')}`);
       const byKind = threads.perRequest(result.requests);
       const total = THREAD_KINDS.reduce((sum, k) => sum + byKind[k], 0);
-      inRound.push({ round, target, rps: result.rps, cpu: { ...byKind, total }, stores: stores.perRequest('stores', result.requests) ?? Number.NaN, ofPlain: null });
+      const gc = await gcPerRequest(gcFile, result.requests);
+      inRound.push({ round, target, rps: result.rps, cpu: { ...byKind, total }, stores: stores.perRequest('stores', result.requests) ?? Number.NaN, ofPlain: null, gc });
     }
     const plain = inRound.find((r) => r.target === 'plain');
     for (const r of inRound) {
@@ -93,6 +112,11 @@ async function main(): Promise<void> {
     const col = (f: (r: Round) => number | null) => cell(spread(rs.map(f)), fmt);
     return [t, col((r) => r.rps), col((r) => r.ofPlain), col((r) => r.cpu.main), col((r) => r.cpu.other), col((r) => r.cpu.idle), col((r) => r.cpu.total), col((r) => r.stores)];
   });
+  const gcRows = running.map((t) => {
+    const rs = measured.filter((r) => r.target === t);
+    const col = (f: (r: Round) => number) => cell(spread(rs.map(f)), fmt);
+    return [t, col((r) => r.gc.pauseUs), col((r) => r.gc.scavengeUs), col((r) => r.gc.survivedBytes)];
+  });
   const date = new Date().toISOString().slice(0, 10);
   const md =
     `# budget-gateway threads bench ${date}\n\n` +
@@ -100,6 +124,9 @@ async function main(): Promise<void> {
     `CPU per request from /proc/<pid>/task/*/stat: the main thread, the other threads (V8's GC helpers, libuv's pool), the threads at idle scheduling class ` +
     `(the embedded database's, the Redis ledger consumer's), the whole process; Redis's and PostgreSQL's processes apart.\n\n` +
     `${table(['target', 'req/s', '÷ plain (same round)', 'main thread µs/req', 'other threads', 'idle-class threads', 'process', 'Redis + PostgreSQL'], rows)}\n\n` +
+    `The main thread's garbage collection in the same windows (V8's GC profiler): pauses per request, all and the scavenges' alone, and the bytes ` +
+    `per request that outlived a scavenge (copied in the young generation or promoted to the old), which make a scavenge cost what it does.\n\n` +
+    `${table(['target', 'GC pauses µs/req', 'scavenges µs/req', 'survived a scavenge B/req'], gcRows)}\n\n` +
     `Every round:\n\n${table(['round', 'target', 'req/s', 'CPU µs/req'], all.map((r) => [String(r.round), r.target, whole(r.rps), describe(r)]), 2)}` +
     '\n';
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -110,7 +137,22 @@ async function main(): Promise<void> {
 
 function describe(r: Round): string {
   const stores = r.target === 'redis' ? `, Redis + PostgreSQL ${fmt(r.stores)}` : '';
-  return `main ${fmt(r.cpu.main)}, other ${fmt(r.cpu.other)}, idle-class ${fmt(r.cpu.idle)}, process ${fmt(r.cpu.total)}${stores}`;
+  return `main ${fmt(r.cpu.main)} (GC ${fmt(r.gc.pauseUs)}), other ${fmt(r.cpu.other)}, idle-class ${fmt(r.cpu.idle)}, process ${fmt(r.cpu.total)}${stores}; survived a scavenge ${fmt(r.gc.survivedBytes)} B/req`;
+}
+
+/** What bench/lib/heap-probe.mjs wrote of the window's collections, per request (NaN if it wrote nothing). */
+async function gcPerRequest(file: string, requests: number): Promise<GcPerRequest> {
+  for (let i = 0; i < 50 && !existsSync(file); i++) await sleep(100);
+  if (!existsSync(file)) return { pauseUs: Number.NaN, scavengeUs: Number.NaN, survivedBytes: Number.NaN };
+  const byType = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { count: number; pauseMs: number; survivedBytes: number }>;
+  rmSync(file);
+  const types = Object.values(byType);
+  const scavenges = byType.Scavenge;
+  return {
+    pauseUs: (types.reduce((sum, t) => sum + t.pauseMs, 0) * 1000) / requests,
+    scavengeUs: ((scavenges?.pauseMs ?? 0) * 1000) / requests,
+    survivedBytes: (scavenges?.survivedBytes ?? 0) / requests,
+  };
 }
 
 function fmt(n: number): string {

@@ -138,7 +138,10 @@ export async function startTargets(settings: TargetSettings, log: (line: string)
   for (const [t] of [...specs, ['bare'] as const, ['portkey'] as const]) {
     const file = join(tmpdir(), `budget-gateway-bench-heap-${process.pid}-${t}.json`);
     heapFiles.set(t, file);
-    cleanups.add(`remove ${file}`, async () => rmSync(file, { force: true }));
+    cleanups.add(`remove ${file}`, async () => {
+      rmSync(file, { force: true });
+      rmSync(`${file}.gc`, { force: true });
+    });
   }
   const args = (t: Target): string[] => ['--expose-gc', '--import', HEAP_PROBE, ...(options.nodeArgs?.[t] ?? [])];
   const probe = (t: Target): Record<string, string> => ({ BENCH_HEAP_FILE: heapFiles.get(t)! });
