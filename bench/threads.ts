@@ -107,15 +107,13 @@ async function main(): Promise<void> {
   await shutdown();
 
   const measured = all.filter((r) => r.round > 1);
-  const rows = running.map((t) => {
+  const perTarget = running.map((t) => {
     const rs = measured.filter((r) => r.target === t);
     const col = (f: (r: Round) => number | null) => cell(spread(rs.map(f)), fmt);
-    return [t, col((r) => r.rps), col((r) => r.ofPlain), col((r) => r.cpu.main), col((r) => r.cpu.other), col((r) => r.cpu.idle), col((r) => r.cpu.total), col((r) => r.stores)];
-  });
-  const gcRows = running.map((t) => {
-    const rs = measured.filter((r) => r.target === t);
-    const col = (f: (r: Round) => number) => cell(spread(rs.map(f)), fmt);
-    return [t, col((r) => r.gc.pauseUs), col((r) => r.gc.scavengeUs), col((r) => r.gc.survivedBytes)];
+    return {
+      cpu: [t, col((r) => r.rps), col((r) => r.ofPlain), col((r) => r.cpu.main), col((r) => r.cpu.other), col((r) => r.cpu.idle), col((r) => r.cpu.total), col((r) => r.stores)],
+      gc: [t, col((r) => r.gc.pauseUs), col((r) => r.gc.scavengeUs), col((r) => r.gc.survivedBytes)],
+    };
   });
   const date = new Date().toISOString().slice(0, 10);
   const md =
@@ -123,10 +121,10 @@ async function main(): Promise<void> {
     `c=${concurrency}, ${rounds} rounds of ${durationS} s per target, order rotating each round; median (min–max) over rounds 2–${rounds}. ` +
     `CPU per request from /proc/<pid>/task/*/stat: the main thread, the other threads (V8's GC helpers, libuv's pool), the threads at idle scheduling class ` +
     `(the embedded database's, the Redis ledger consumer's), the whole process; Redis's and PostgreSQL's processes apart.\n\n` +
-    `${table(['target', 'req/s', '÷ plain (same round)', 'main thread µs/req', 'other threads', 'idle-class threads', 'process', 'Redis + PostgreSQL'], rows)}\n\n` +
+    `${table(['target', 'req/s', '÷ plain (same round)', 'main thread µs/req', 'other threads', 'idle-class threads', 'process', 'Redis + PostgreSQL'], perTarget.map((p) => p.cpu))}\n\n` +
     `The main thread's garbage collection in the same windows (V8's GC profiler): pauses per request, all and the scavenges' alone, and the bytes ` +
     `per request that outlived a scavenge (copied in the young generation or promoted to the old), which make a scavenge cost what it does.\n\n` +
-    `${table(['target', 'GC pauses µs/req', 'scavenges µs/req', 'survived a scavenge B/req'], gcRows)}\n\n` +
+    `${table(['target', 'GC pauses µs/req', 'scavenges µs/req', 'survived a scavenge B/req'], perTarget.map((p) => p.gc))}\n\n` +
     `Every round:\n\n${table(['round', 'target', 'req/s', 'CPU µs/req'], all.map((r) => [String(r.round), r.target, whole(r.rps), describe(r)]), 2)}` +
     '\n';
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
