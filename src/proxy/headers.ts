@@ -68,7 +68,7 @@ export interface UpstreamHead {
  * new string for them; values are read as latin1, as undici's own header objects are.
  */
 export function readUpstreamHead(
-  raw: readonly (Buffer | string)[],
+  raw: readonly Buffer[],
   own: Readonly<Record<string, string>>,
   requestId: string,
   dropLength: boolean,
@@ -80,8 +80,7 @@ export function readUpstreamHead(
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = util.headerNameToString(raw[i]!);
-    const bytes = raw[i + 1]!;
-    const value = typeof bytes === 'string' ? bytes : bytes.toString('latin1');
+    const value = raw[i + 1]!.toString('latin1');
     if (name === 'x-litellm-response-cost') costHeader ??= value;
     else if (name === 'content-type') contentType ??= value;
     else if (name === 'content-length') {
