@@ -101,7 +101,10 @@ export async function startServices(
     fallbackPrice: FALLBACK_PRICE,
   });
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
-  redis?.on('close', () => settlement.storeLost());
+  // A connection that drops may have lost a Redis without persistence; one we close ourselves
+  // (shutdown) lost nothing, and nothing would be left to write its recent usage anyway.
+  const storeLost = (): void => settlement.storeLost();
+  redis?.on('close', storeLost);
   metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
   metrics.countLedgerSetAsideWith(() => countSetAside(database.db));
 
@@ -137,6 +140,7 @@ export async function startServices(
       await ledger.pipeline.stop();
       await ledger.direct?.stop();
       await invalidation.close();
+      redis?.off('close', storeLost);
       await ledger.store.close();
       if (!shared) await database.close();
     },
