@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { answerClientError, answerUnbuildableRequest } from './http/client-error.js';
 import { InFlight } from './http/in-flight.js';
 import { resetBudgetNow } from './jobs/manual-reset.js';
-import type { Logger } from './logger.js';
+import { repeatedLogs, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createBreaker } from './proxy/breaker.js';
 import type { Database } from './db/client.js';
@@ -97,6 +97,7 @@ export async function startGateway(config: Config, logger: Logger, options: Gate
       breaker.shutdown();
       await (drained ? upstream.pool.close() : upstream.pool.destroy());
       await services.stop();
+      repeatedLogs(logger).flush();
       logger.info({ drained }, 'shut down');
       return { drained };
     },

@@ -7,7 +7,7 @@ import { statusOf, utilization, type BudgetStatus } from '../budget/thresholds.j
 import type { Db } from '../db/client.js';
 import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { repeatedLogs, type Logger } from '../logger.js';
 import { counterChildren, gaugeChildren, type Metrics } from '../metrics.js';
 import { PairMap } from '../pair-map.js';
 import { budgetHeaderWriter, refusalMessage } from './budget-headers.js';
@@ -416,10 +416,10 @@ export class BudgetGuard {
     announced?.(false);
     const tenantId = base.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
-      this.logger.error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
+      repeatedLogs(this.logger).error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
       throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
     }
-    this.logger.warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
+    repeatedLogs(this.logger).warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
     this.#decisions('ok').inc();
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
     const headers = this.#headers(base.budgets, base.budgets.map(() => 0));

@@ -1,7 +1,7 @@
 import { costFromUsage, parseResponseCost, type ModelPrice } from '../budget/cost.js';
 import type { BucketCharge, SpendStore } from '../budget/spend-store.js';
 import { encodeUsage, type CostSource, type UsageRecord } from '../ledger/usage-event.js';
-import type { Logger } from '../logger.js';
+import { repeatedLogs, type Logger } from '../logger.js';
 import { counterChildren, type Metrics } from '../metrics.js';
 import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
@@ -153,7 +153,7 @@ export class Settlement {
     // The usage itself is safe (written straight to the database); what a long outage can cost
     // is the counter catching up, and memory must stay bounded for that.
     if (this.#retries.length >= MAX_OWED_SETTLES) {
-      this.logger.error({ owed: this.#retries.length }, 'too many settles owed to the budget store: this usage is in the ledger, but not in the spend counters');
+      repeatedLogs(this.logger).error({ owed: this.#retries.length }, 'too many settles owed to the budget store: this usage is in the ledger, but not in the spend counters');
       return;
     }
     this.#retries.push({ id, charges, event });
@@ -172,7 +172,7 @@ export class Settlement {
   }
 
   #warn(what: string, err: unknown): void {
-    this.logger.warn({ err: (err as Error).message, owed: this.#retries.length }, `budget store ${what} failed`);
+    repeatedLogs(this.logger).warn({ err: (err as Error).message, owed: this.#retries.length }, `budget store ${what} failed`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { GatewayError, errorResponse, internalError, type ErrorResponse } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { repeatedLogs, type Logger } from '../logger.js';
 import type { Proxied } from '../proxy/forward.js';
 
 /**
@@ -21,7 +21,7 @@ export function errorReply(err: unknown, proxied: Proxied | undefined, route: st
 function asGatewayError(err: unknown, route: string | undefined, logger: Logger): GatewayError {
   if (err instanceof GatewayError) return err;
   if (isDatabaseUnavailable(err)) {
-    logger.error({ err: (err as Error).message, route }, 'database unavailable');
+    repeatedLogs(logger).error({ err: (err as Error).message, route }, 'database unavailable');
     return new GatewayError('database_unavailable', 'The database is unavailable; try again shortly.', { 'retry-after': '5' });
   }
   logger.error({ err, route }, 'unhandled error');

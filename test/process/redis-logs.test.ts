@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
+import { processDatabase, spawnGateway } from '../chaos/support/gateway-process.js';
+import { closedPort, createTestTenant, TEST_ADMIN_KEY } from '../support/gateway.js';
+import { ledgerRows } from '../support/ledger.js';
+import { redisUrl } from '../support/services.js';
+
+const redis = redisUrl();
+
+type LogLine = { level: string; msg: string; repeated?: number };
+
+function logLines(output: string): LogLine[] {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+/** What an operator reads from a gateway process with Redis, in its JSON log lines. */
+describe.skipIf(!redis)(`the logs of a gateway with Redis${redis ? '' : ' (set TEST_REDIS_URL to run)'}`, () => {
+  let sim: SimLiteLLM;
+  let database: Awaited<ReturnType<typeof processDatabase>>;
+  let db: Database;
+
+  beforeAll(async () => {
+    sim = await startSimLiteLLM();
+    database = await processDatabase();
+    db = await database.open();
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await database?.close();
+  });
+
+  // Its own close of the Redis connection is not a lost store. Before, every shutdown logged
+  // "budget store connection lost" and handed the last seconds of usage to a stopped ledger writer.
+  it('stopped by SIGTERM: every request in the ledger, and nothing said of a lost store', async () => {
+    const tenant = await createTestTenant(db.db);
+    const gateway = await spawnGateway({ ...database.env, LITELLM_BASE_URL: sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: redis!, REDIS_PREFIX: `bgtest:${randomUUID()}:` });
+    const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    for (let i = 0; i < 20; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${i}` }] });
+
+    await gateway.stop('SIGTERM');
+
+    expect(gateway.child.exitCode).toBe(0);
+    const lines = logLines(gateway.output());
+    expect(lines.map((l) => l.msg)).toContain('shut down');
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([]);
+    expect(await ledgerRows(db.db, tenant.tenantId)).toHaveLength(20);
+  });
+
+  it('with Redis away: each failure per request is logged once, then counted, and the count is said at shutdown', async () => {
+    const tenant = await createTestTenant(db.db);
+    const env = { ...database.env, LITELLM_BASE_URL: sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, BUDGET_FAIL_MODE: 'open' };
+    const gateway = await spawnGateway(env);
+    const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    for (let i = 0; i < 30; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${i}` }] });
+
+    await gateway.stop('SIGTERM');
+
+    const lines = logLines(gateway.output());
+    for (const msg of ['budget store unreachable: admitting (fail mode open)', 'budget store settle failed']) {
+      // The first line at once, then one per 10 s window (one here, unless the machine is slow).
+      const [first, ...counts] = lines.filter((l) => l.msg === msg);
+      expect(first).toMatchObject({ level: 'warn' });
+      expect(first!.repeated).toBeUndefined();
+      expect(counts.length).toBeGreaterThanOrEqual(1);
+      expect(counts.length).toBeLessThanOrEqual(3);
+      expect(counts.every((l) => l.level === 'warn')).toBe(true);
+      expect(1 + counts.reduce((n, l) => n + l.repeated!, 0)).toBe(30);
+    }
+    // The usage itself went straight to the database.
+    expect(await ledgerRows(db.db, tenant.tenantId)).toHaveLength(30);
+  });
+});
