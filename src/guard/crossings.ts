@@ -3,7 +3,7 @@ import { thresholdsReached, type ScopedBudget } from '../budget/scopes.js';
 import { statusOf } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
 import { recordCrossing } from '../db/alerts.js';
-import type { Logger } from '../logger.js';
+import { repeatedLogs, type Logger } from '../logger.js';
 import { quantity } from './budget-headers.js';
 
 export interface CrossingSeen {
@@ -74,7 +74,7 @@ export class CrossingRecorder {
       (err: unknown) => {
         // Forget it, so a later request tries again once the database is back.
         this.#seen.delete(id);
-        this.logger.warn({ tenant: ownerId, scope, kind, err: (err as Error).message }, 'could not record a budget crossing');
+        repeatedLogs(this.logger).warn({ tenant: ownerId, scope, kind, err: (err as Error).message }, 'could not record a budget crossing');
       },
     );
   }
