@@ -69,7 +69,11 @@ export async function startServices(
   shared?: Database,
 ): Promise<Services> {
   const database = shared ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
-  const applied = await migrateUp(database);
+  // The first statement the database gets: a failure here says which database it was.
+  const applied = await migrateUp(database).catch((err: unknown) => {
+    const which = database.kind === 'postgres' ? 'PostgreSQL at DATABASE_URL' : `the embedded database in ${config.dataDir}`;
+    throw new Error(`${which}: ${(err as Error).message}`, { cause: err });
+  });
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
   await seedTenants(database, config, now);
   // The database's owner sets its thread's priority: a shared one is the test's, not ours to change.

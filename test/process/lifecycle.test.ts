@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { openDatabase } from '../../src/db/client.js';
 import { freshPgliteDir } from '../support/databases.js';
-import { createTestTenant } from '../support/gateway.js';
+import { closedPort, createTestTenant } from '../support/gateway.js';
 
 /** The gateway as an operator runs it: its own process, configured by the environment. */
 async function spawnGateway(env: Record<string, string>, entry = 'src/server.ts'): Promise<{ child: ChildProcess; key: string }> {
@@ -59,6 +59,14 @@ describe('start-up with a bad configuration', () => {
     const { code, stderr } = await exitOf(child);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual(['budget-gateway: invalid configuration: PORT: must be an integer from 0 to 65535 (got "eighty")']);
+  });
+
+  it('stops with exit code 1 and one line naming the database it could not reach', async () => {
+    const port = await closedPort();
+    const { child } = await spawnGateway({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test` });
+    const { code, stderr } = await exitOf(child);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([`budget-gateway: failed to start: PostgreSQL at DATABASE_URL: connect ECONNREFUSED 127.0.0.1:${port}`]);
   });
 });
 
