@@ -67,6 +67,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
       labelNames: ['decision'] as const,
       registers,
     }),
+    storeUnavailable: storeUnavailableCounter(registers),
     tenantSpend: new Counter({
       name: 'budget_gateway_tenant_spend_usd_total',
       help: 'Settled spend per tenant, in US dollars.',
@@ -119,6 +120,21 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
     tenantLabel: tenantLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),
     scopeLabel: scopeLabeller(options.tenantLabelCap ?? DEFAULT_TENANT_LABEL_CAP),
   };
+}
+
+/**
+ * Requests decided without the budget store, by outcome. Both series exist from the start (at 0),
+ * so an alert on their increase sees the first outage too.
+ */
+function storeUnavailableCounter(registers: Registry[]): Counter<'outcome'> {
+  const counter = new Counter({
+    name: 'budget_gateway_budget_store_unavailable_total',
+    help: 'Cost-bearing requests decided without the budget store (Redis unreachable): admitted with no budget enforced (BUDGET_FAIL_MODE=open) or refused with 503 (closed).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  for (const outcome of ['admitted', 'refused']) counter.inc({ outcome }, 0);
+  return counter;
 }
 
 /**

@@ -416,9 +416,11 @@ export class BudgetGuard {
     announced?.(false);
     const tenantId = base.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
+      this.metrics.storeUnavailable.inc({ outcome: 'refused' });
       repeatedLogs(this.logger).error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
       throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
     }
+    this.metrics.storeUnavailable.inc({ outcome: 'admitted' });
     repeatedLogs(this.logger).warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
     this.#decisions('ok').inc();
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { processDatabase, spawnGateway } from '../chaos/support/gateway-process.js';
-import { closedPort, createTestTenant, TEST_ADMIN_KEY } from '../support/gateway.js';
+import { closedPort, createTestTenant, sample, TEST_ADMIN_KEY } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
 import { redisUrl } from '../support/services.js';
 
@@ -52,27 +52,56 @@ describe.skipIf(!redis)(`the logs of a gateway with Redis${redis ? '' : ' (set T
     expect(await ledgerRows(db.db, tenant.tenantId)).toHaveLength(20);
   });
 
-  it('with Redis away: each failure per request is logged once, then counted, and the count is said at shutdown', async () => {
+  it('with Redis away, fail open: every request served and counted, each failure logged once and then as a count', async () => {
     const tenant = await createTestTenant(db.db);
-    const env = { ...database.env, LITELLM_BASE_URL: sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, BUDGET_FAIL_MODE: 'open' };
-    const gateway = await spawnGateway(env);
+    const gateway = await spawnGateway(await awayEnv('open'));
     const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     for (let i = 0; i < 30; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${i}` }] });
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
 
     await gateway.stop('SIGTERM');
 
+    expect(sample(metrics, 'budget_gateway_budget_store_unavailable_total{outcome="admitted"}')).toBe(30);
+    expect(sample(metrics, 'budget_gateway_budget_store_unavailable_total{outcome="refused"}')).toBe(0);
     const lines = logLines(gateway.output());
-    for (const msg of ['budget store unreachable: admitting (fail mode open)', 'budget store settle failed']) {
-      // The first line at once, then one per 10 s window (one here, unless the machine is slow).
-      const [first, ...counts] = lines.filter((l) => l.msg === msg);
-      expect(first).toMatchObject({ level: 'warn' });
-      expect(first!.repeated).toBeUndefined();
-      expect(counts.length).toBeGreaterThanOrEqual(1);
-      expect(counts.length).toBeLessThanOrEqual(3);
-      expect(counts.every((l) => l.level === 'warn')).toBe(true);
-      expect(1 + counts.reduce((n, l) => n + l.repeated!, 0)).toBe(30);
-    }
+    expectCounted(lines, 'warn', 'budget store unreachable: admitting (fail mode open)', 30);
+    expectCounted(lines, 'warn', 'budget store settle failed', 30);
     // The usage itself went straight to the database.
     expect(await ledgerRows(db.db, tenant.tenantId)).toHaveLength(30);
   });
+
+  it('with Redis away, fail closed: every request refused with 503 and counted, logged once and then as a count', async () => {
+    const tenant = await createTestTenant(db.db);
+    const gateway = await spawnGateway(await awayEnv('closed'));
+    const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    for (let i = 0; i < 10; i++) {
+      await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${i}` }] })).rejects.toMatchObject({
+        status: 503,
+        code: 'budget_store_unavailable',
+      });
+    }
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+
+    await gateway.stop('SIGTERM');
+
+    expect(sample(metrics, 'budget_gateway_budget_store_unavailable_total{outcome="refused"}')).toBe(10);
+    expect(sample(metrics, 'budget_gateway_budget_store_unavailable_total{outcome="admitted"}')).toBe(0);
+    expectCounted(logLines(gateway.output()), 'error', 'budget store unreachable: refusing (fail mode closed)', 10);
+  });
+
+  async function awayEnv(failMode: 'open' | 'closed'): Promise<Record<string, string>> {
+    const away = `redis://127.0.0.1:${await closedPort()}`;
+    return { ...database.env, LITELLM_BASE_URL: sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: away, BUDGET_FAIL_MODE: failMode };
+  }
 });
+
+/** The message's first line at once, then one per 10 s window (one here, unless the machine is slow), together `times`. */
+function expectCounted(lines: readonly LogLine[], level: string, msg: string, times: number): void {
+  const [first, ...counts] = lines.filter((l) => l.msg === msg);
+  expect(first).toMatchObject({ level });
+  expect(first!.repeated).toBeUndefined();
+  expect(counts.length).toBeGreaterThanOrEqual(1);
+  expect(counts.length).toBeLessThanOrEqual(3);
+  expect(counts.every((l) => l.level === level)).toBe(true);
+  expect(1 + counts.reduce((n, l) => n + l.repeated!, 0)).toBe(times);
+}

@@ -19,3 +19,11 @@ describe('the set-aside gauge, read from the database at scrape time', () => {
     expect(await scrape()).toBe(0);
   });
 });
+
+describe('requests decided without the budget store', () => {
+  it('are counted by outcome from 0, so an alert on their increase sees the first outage', async () => {
+    const text = await createMetrics({ defaultMetrics: false }).registry.metrics();
+    const lines = text.split('\n').filter((l) => l.startsWith('budget_gateway_budget_store_unavailable_total{'));
+    expect(lines.sort()).toEqual(['budget_gateway_budget_store_unavailable_total{outcome="admitted"} 0', 'budget_gateway_budget_store_unavailable_total{outcome="refused"} 0']);
+  });
+});
