@@ -25,12 +25,13 @@ const SCRAPE_SERIES = new Set(['up']);
 describe('config/prometheus/alerts.yml', () => {
   const suite = withSimAndGateway();
 
-  it('alerts on a tenant over its alert threshold, blocked tenants, an open circuit, the budget store away, failing jobs, a ledger backlog and usage set aside', () => {
+  it('alerts on a tenant over its alert threshold, blocked tenants, an open circuit, many server errors, the budget store away, failing jobs, a ledger backlog and usage set aside', () => {
     expect(rules.map((rule) => rule.alert)).toEqual(
       expect.arrayContaining([
         'BudgetGatewayTenantOverAlertThreshold',
         'BudgetGatewayTenantBlocked',
         'BudgetGatewayCircuitOpen',
+        'BudgetGatewayHighErrorRate',
         'BudgetGatewayBudgetStoreUnavailable',
         'BudgetGatewayJobFailing',
         'BudgetGatewayLedgerBacklog',
