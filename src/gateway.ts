@@ -116,6 +116,9 @@ function adminKeyFor(config: Config, logger: Logger): string {
   return generated;
 }
 
+/** How long an idle client connection stays open: longer than a load balancer's 60 s. */
+export const CLIENT_KEEPALIVE_MS = 65_000;
+
 /**
  * Serves the app on Node's HTTP server (the proxy's hot paths first, everything else through
  * Hono's adapter); resolves once listening, with the URL it answers on.
@@ -126,6 +129,11 @@ export function listen(app: App, port: number, hostname: string): Promise<{ serv
     const server = createServer((incoming, outgoing) => {
       if (!app.hotPaths.serve(incoming, outgoing)) void viaHono(incoming, outgoing);
     });
+    // Node closes an idle client connection after 5 s. A load balancer in front (AWS ALB, nginx)
+    // keeps its own for 60 s, and one that reuses a connection just as the gateway closes it
+    // answers its client 502. So the gateway waits longer than they do.
+    server.keepAliveTimeout = CLIENT_KEEPALIVE_MS;
+    server.headersTimeout = CLIENT_KEEPALIVE_MS + 1_000;
     server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {
