@@ -6,9 +6,11 @@ import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { processDatabase, spawnGateway } from '../chaos/support/gateway-process.js';
 import { closedPort, createTestTenant, sample, TEST_ADMIN_KEY } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
-import { redisUrl } from '../support/services.js';
+import { databaseUrl, redisUrl } from '../support/services.js';
 
 const redis = redisUrl();
+// The test reads what the gateway process wrote: a database both can open at once.
+const postgres = databaseUrl();
 
 type LogLine = { level: string; msg: string; repeated?: number };
 
@@ -19,27 +21,30 @@ function logLines(output: string): LogLine[] {
     .map((l) => JSON.parse(l) as LogLine);
 }
 
-/** What an operator reads from a gateway process with Redis, in its JSON log lines. */
-describe.skipIf(!redis)(`the logs of a gateway with Redis${redis ? '' : ' (set TEST_REDIS_URL to run)'}`, () => {
-  let sim: SimLiteLLM;
-  let database: Awaited<ReturnType<typeof processDatabase>>;
-  let db: Database;
-
+/** The simulated LiteLLM and a database for the gateway processes of the enclosing suite. */
+function withSimAndDatabase(): { sim: SimLiteLLM; database: Awaited<ReturnType<typeof processDatabase>>; db: Database } {
+  const suite = {} as { sim: SimLiteLLM; database: Awaited<ReturnType<typeof processDatabase>>; db: Database };
   beforeAll(async () => {
-    sim = await startSimLiteLLM();
-    database = await processDatabase();
-    db = await database.open();
+    suite.sim = await startSimLiteLLM();
+    suite.database = await processDatabase();
+    suite.db = await suite.database.open();
   });
   afterAll(async () => {
-    await sim?.close();
-    await database?.close();
+    await suite.sim?.close();
+    await suite.database?.close();
   });
+  return suite;
+}
+
+/** What an operator reads from a gateway process with Redis, in its JSON log lines. */
+describe.skipIf(!redis || !postgres)(`the logs of a gateway with Redis${redis && postgres ? '' : ' (set TEST_REDIS_URL and TEST_DATABASE_URL to run)'}`, () => {
+  const suite = withSimAndDatabase();
 
   // Its own close of the Redis connection is not a lost store. Before, every shutdown logged
   // "budget store connection lost" and handed the last seconds of usage to a stopped ledger writer.
   it('stopped by SIGTERM: every request in the ledger, and nothing said of a lost store', async () => {
-    const tenant = await createTestTenant(db.db);
-    const gateway = await spawnGateway({ ...database.env, LITELLM_BASE_URL: sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: redis!, REDIS_PREFIX: `bgtest:${randomUUID()}:` });
+    const tenant = await createTestTenant(suite.db.db);
+    const gateway = await spawnGateway({ ...suite.database.env, LITELLM_BASE_URL: suite.sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: redis!, REDIS_PREFIX: `bgtest:${randomUUID()}:` });
     const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     for (let i = 0; i < 20; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${i}` }] });
 
@@ -49,11 +54,17 @@ describe.skipIf(!redis)(`the logs of a gateway with Redis${redis ? '' : ' (set T
     const lines = logLines(gateway.output());
     expect(lines.map((l) => l.msg)).toContain('shut down');
     expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([]);
-    expect(await ledgerRows(db.db, tenant.tenantId)).toHaveLength(20);
+    expect(await ledgerRows(suite.db.db, tenant.tenantId)).toHaveLength(20);
   });
 
-  it('with Redis away, fail open: every request served and counted, each failure logged once and then as a count', async () => {
-    const tenant = await createTestTenant(db.db);
+});
+
+/** The same with Redis unreachable from the start (a closed port: no Redis needed to run it). */
+describe.skipIf(!postgres)(`the logs and metrics of a gateway whose Redis is away${postgres ? '' : ' (set TEST_DATABASE_URL to run)'}`, () => {
+  const suite = withSimAndDatabase();
+
+  it('fail open: every request served and counted, each failure logged once and then as a count', async () => {
+    const tenant = await createTestTenant(suite.db.db);
     const gateway = await spawnGateway(await awayEnv('open'));
     const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     for (let i = 0; i < 30; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${i}` }] });
@@ -67,11 +78,11 @@ describe.skipIf(!redis)(`the logs of a gateway with Redis${redis ? '' : ' (set T
     expectCounted(lines, 'warn', 'budget store unreachable: admitting (fail mode open)', 30);
     expectCounted(lines, 'warn', 'budget store settle failed', 30);
     // The usage itself went straight to the database.
-    expect(await ledgerRows(db.db, tenant.tenantId)).toHaveLength(30);
+    expect(await ledgerRows(suite.db.db, tenant.tenantId)).toHaveLength(30);
   });
 
-  it('with Redis away, fail closed: every request refused with 503 and counted, logged once and then as a count', async () => {
-    const tenant = await createTestTenant(db.db);
+  it('fail closed: every request refused with 503 and counted, logged once and then as a count', async () => {
+    const tenant = await createTestTenant(suite.db.db);
     const gateway = await spawnGateway(await awayEnv('closed'));
     const client = new OpenAI({ apiKey: tenant.key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     for (let i = 0; i < 10; i++) {
@@ -91,7 +102,7 @@ describe.skipIf(!redis)(`the logs of a gateway with Redis${redis ? '' : ' (set T
 
   async function awayEnv(failMode: 'open' | 'closed'): Promise<Record<string, string>> {
     const away = `redis://127.0.0.1:${await closedPort()}`;
-    return { ...database.env, LITELLM_BASE_URL: sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: away, BUDGET_FAIL_MODE: failMode };
+    return { ...suite.database.env, LITELLM_BASE_URL: suite.sim.url, ADMIN_API_KEY: TEST_ADMIN_KEY, REDIS_URL: away, BUDGET_FAIL_MODE: failMode };
   }
 });
 
