@@ -62,7 +62,7 @@ export class Settlement {
         // Its own reservation goes whole; a lease only gets back this request's part.
         const keys = admission.budgets.map((b) => b.key);
         const parts = admission.lease ? admission.amounts : undefined;
-        this.store.release(admission.reservationId, keys, parts).catch((err: unknown) => this.#warn('release', err));
+        this.store.release(admission.reservationId, keys, parts).catch((err: unknown) => this.#warn('budget store release failed', err));
       }
       this.guard.finished(admission);
       return;
@@ -148,7 +148,7 @@ export class Settlement {
   }
 
   #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {
-    this.#warn('settle', err);
+    this.#warn('budget store settle failed', err);
     this.writeDirect?.(event);
     // The usage itself is safe (written straight to the database); what a long outage can cost
     // is the counter catching up, and memory must stay bounded for that.
@@ -171,8 +171,9 @@ export class Settlement {
     this.#retryTimer.unref();
   }
 
-  #warn(what: string, err: unknown): void {
-    repeatedLogs(this.logger).warn({ err: (err as Error).message, owed: this.#retries.length }, `budget store ${what} failed`);
+  /** The message is written out at each call, so that it can be found in the code by what the log says. */
+  #warn(msg: string, err: unknown): void {
+    repeatedLogs(this.logger).warn({ err: (err as Error).message, owed: this.#retries.length }, msg);
   }
 }
 
