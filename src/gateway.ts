@@ -117,7 +117,7 @@ function adminKeyFor(config: Config, logger: Logger): string {
 }
 
 /** How long an idle client connection stays open: longer than a load balancer's 60 s. */
-export const CLIENT_KEEPALIVE_MS = 65_000;
+const CLIENT_KEEPALIVE_MS = 65_000;
 
 /**
  * Serves the app on Node's HTTP server (the proxy's hot paths first, everything else through

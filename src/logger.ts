@@ -13,7 +13,7 @@ export function createLogger(level: string): Logger {
 }
 
 /** How long a failure that repeats is counted before it is logged again. */
-export const REPEAT_WINDOW_MS = 10_000;
+const REPEAT_WINDOW_MS = 10_000;
 
 /**
  * Failures met once per request (the budget store or the database away under load) as lines an

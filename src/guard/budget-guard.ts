@@ -129,6 +129,8 @@ export class BudgetGuard {
    */
   readonly #leasing = new Map<string, Promise<boolean>>();
   readonly #decisions: (decision: string) => { inc(): void };
+  /** Requests decided without the store: during an outage in fail-open mode, every request. */
+  readonly #withoutStore: (outcome: string) => { inc(): void };
   readonly #utilization: (tenant: string, scope: string) => Gauge;
   /** The last x-budget-* headers per budget (budgets live as long as their plan). */
   readonly #lastHeaders = new WeakMap<
@@ -152,6 +154,7 @@ export class BudgetGuard {
   ) {
     this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
     this.#decisions = counterChildren(metrics.decisions);
+    this.#withoutStore = counterChildren(metrics.storeUnavailable);
     this.#utilization = gaugeChildren(metrics.tenantUtilization, UTILIZATION_CHILDREN);
   }
 
@@ -416,11 +419,11 @@ export class BudgetGuard {
     announced?.(false);
     const tenantId = base.caller.tenant.tenantId;
     if (this.options.failMode === 'closed') {
-      this.metrics.storeUnavailable.inc({ outcome: 'refused' });
+      this.#withoutStore('refused').inc();
       repeatedLogs(this.logger).error({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: refusing (fail mode closed)');
       throw new GatewayError('budget_store_unavailable', 'The budget store is unavailable; try again shortly.', { 'retry-after': '5' });
     }
-    this.metrics.storeUnavailable.inc({ outcome: 'admitted' });
+    this.#withoutStore('admitted').inc();
     repeatedLogs(this.logger).warn({ tenant: tenantId, err: (err as Error).message }, 'budget store unreachable: admitting (fail mode open)');
     this.#decisions('ok').inc();
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
