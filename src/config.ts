@@ -118,12 +118,18 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env): Config {
   const read = new EnvReader(env);
   const configFilePath = read.optional('CONFIG_FILE');
+  const litellmMasterKey = read.optional('LITELLM_MASTER_KEY');
+  const litellmApiKey = read.optional('LITELLM_API_KEY');
+  // CONTRACT section 1: the master key is never sent on proxied requests, and LITELLM_API_KEY is.
+  if (litellmApiKey !== undefined && litellmApiKey === litellmMasterKey) {
+    throw new ConfigError('LITELLM_API_KEY: must not be LITELLM_MASTER_KEY, which is never sent on proxied requests: use a LiteLLM virtual key');
+  }
   return Object.freeze({
     port: read.integer('PORT', 8080, 0, 65535),
     host: read.string('HOST', '127.0.0.1'),
     litellmBaseUrl: read.httpUrl('LITELLM_BASE_URL', 'http://127.0.0.1:4000'),
-    litellmMasterKey: read.optional('LITELLM_MASTER_KEY'),
-    litellmApiKey: read.optional('LITELLM_API_KEY'),
+    litellmMasterKey,
+    litellmApiKey,
     databaseUrl: read.databaseUrl('DATABASE_URL'),
     dataDir: read.string('DATA_DIR', './data'),
     redisUrl: read.redisUrl('REDIS_URL'),

@@ -274,9 +274,13 @@ describe('docker-compose.yml', () => {
     expect(exists(file.replace('/app/config/', 'config/'))).toBe(true);
   });
 
-  it('gateway upstream credential equals the LiteLLM master key', () => {
-    expect(gatewayEnv.LITELLM_API_KEY).toBe(litellmEnv.LITELLM_MASTER_KEY);
+  it('gateway mirrors with the LiteLLM master key, and never sends it upstream as its credential', () => {
     expect(gatewayEnv.LITELLM_MASTER_KEY).toBe(litellmEnv.LITELLM_MASTER_KEY);
+    const withMaster = environmentOf(service('gateway'), { ...shell, LITELLM_MASTER_KEY: 'sk-master-1234' });
+    expect(withMaster.LITELLM_MASTER_KEY).toBe('sk-master-1234');
+    expect(withMaster.LITELLM_API_KEY).toBe('');
+    const withVirtual = environmentOf(service('gateway'), { ...shell, LITELLM_MASTER_KEY: 'sk-master-1234', LITELLM_API_KEY: 'sk-virtual-5678' });
+    expect(withVirtual.LITELLM_API_KEY).toBe('sk-virtual-5678');
   });
 
   it('litellm config volume points at ./config/litellm-config.yaml, which exists', () => {

@@ -82,8 +82,17 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL: must use postgres: or postgresql:'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY: must be at least 16 characters long'],
     [{ LEDGER_CLAIM_IDLE_MS: '500' }, 'LEDGER_CLAIM_IDLE_MS: must be an integer from 1000 to 3600000 (got "500")'],
+    [
+      { LITELLM_MASTER_KEY: 'sk-master-1234', LITELLM_API_KEY: 'sk-master-1234' },
+      'LITELLM_API_KEY: must not be LITELLM_MASTER_KEY, which is never sent on proxied requests: use a LiteLLM virtual key',
+    ],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(configError(env)).toBe(message);
+  });
+
+  it('takes an upstream key beside a different master key', () => {
+    const config = loadConfig({ LITELLM_MASTER_KEY: 'sk-master-1234', LITELLM_API_KEY: 'sk-virtual-5678' });
+    expect([config.litellmMasterKey, config.litellmApiKey]).toEqual(['sk-master-1234', 'sk-virtual-5678']);
   });
 
   it('never echoes a URL, which may carry a password', () => {
