@@ -283,6 +283,7 @@ export class BudgetGuard {
     admission.budgets.forEach((budget, i) => {
       const spend = spends[i];
       if (spend === undefined) return;
+      if (spend >= budget.lines.blockLineMicros) this.#leases?.lineReached(budget.key);
       if (plan.budgets[i] === budget) plan.utilization[i]?.set(utilization(spend, budget.lines.effectiveMicros));
       this.crossings.note({ ownerId: this.#owner(admission.caller, budget), budget, spend });
     });

@@ -136,6 +136,16 @@ export class LeasePool {
     });
   }
 
+  /**
+   * A settle found `key`'s spend at or past its block line: no more requests against its leases.
+   * Slices are lent against estimates, so answers that cost more than estimated can use the
+   * headroom up while a lease still has slices; each request now goes to the store, which refuses
+   * it, as it refuses every request of a replica without a lease.
+   */
+  lineReached(key: string): void {
+    for (const lease of [...this.#current.values()]) if (lease.keys.includes(key)) this.retire(lease);
+  }
+
   /** No more requests under this lease; what its requests did not use goes back. */
   retire(lease: Lease): void {
     if (lease.retired) return;

@@ -167,6 +167,25 @@ forEachStore('what a request costs, and where it is recorded', (store) => {
     expect(await spendOf(tenant.key)).toBe('0.000033');
   });
 
+  it('refuses the request after one whose answer cost far more than estimated took the spend past the line, lease or not', async () => {
+    // Block line 1,100 µ$ (budget 1,000 at grace 110 %). Every request is estimated at about 11 µ$
+    // (max_tokens 5); a dear answer (2,000 completion tokens: x-sim-chunks) costs about 4,000.
+    const tenant = await gateway.createTenant({ maxBudgetMicros: 1_000 });
+    const client = gateway.client({ apiKey: tenant.key });
+    // Cheap requests in a row: with Redis, the gateway now lends from a lease with slices to spare.
+    for (let i = 0; i < 6; i++) await client.chat.completions.create(chat);
+    await client.chat.completions.create(chat, { headers: { 'x-sim-chunks': '2000' } });
+    // Its settle reaches the store (the client's answer never waits for it).
+    await waitForLedgerRows(gateway.db, tenant.tenantId, 7);
+    const next = await client.chat.completions.create(chat).then(
+      () => 200,
+      (err: { status: number }) => err.status,
+    );
+    expect(next).toBe(402);
+    const rows = await ledgerRows(gateway.db, tenant.tenantId);
+    expect(rows).toHaveLength(7);
+  });
+
   describe('the upstream credential', () => {
     const lastAuthorization = () => (sim.requests.at(-1) as SimRequestInfo).headers.authorization;
 

@@ -95,4 +95,23 @@ describe('headroom leases under bursts', () => {
     // What the store holds (the requests' parts and a lease's unused rest) stays within one request of the line.
     expect(state!.reserved).toBeLessThanOrEqual(220 + estimate);
   });
+
+  it('a settle that reaches the block line ends the lease: answers that cost more than estimated admit nobody after it', async () => {
+    // Block line 110,000 µ$; each request is estimated at a few dozen µ$, so a lease has room for many.
+    const { store, guard, caller, burst } = setup(100_000);
+    await burst(8);
+    await burst(8);
+    const [first, second] = await Promise.all([guard.admit(caller, REQUEST, 'dear-1'), guard.admit(caller, REQUEST, 'dear-2')]);
+    expect(first!.lease).toBeDefined();
+    expect(second!.lease).toBe(first!.lease);
+    // The first answer cost far more than its estimate: its settle finds the spend past the line.
+    const after = await store.settle(first!.reservationId, first!.budgets.map((b, i) => ({ key: b.key, amount: 120_000, release: first!.amounts[i]! })), '');
+    expect(after[0]).toBeGreaterThanOrEqual(110_000);
+    guard.noteSpends(first!, after, Date.now());
+    guard.finished(first!);
+    const reserves = store.reserves;
+    await expect(Promise.resolve(guard.admit(caller, REQUEST, 'after-line'))).rejects.toMatchObject({ code: 'budget_exceeded' });
+    // Refused by the store itself, not by a lease.
+    expect(store.reserves).toBe(reserves + 1);
+  });
 });
