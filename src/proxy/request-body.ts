@@ -6,8 +6,10 @@ import { headerValue } from './headers.js';
 /**
  * The client's request body, read as the route needs it. JSON bodies are read whole (bounded by
  * the limit): the gateway must refuse malformed JSON before anything reaches the upstream, and
- * the budget needs the model and token limits from it. Other bodies (multipart uploads for audio
- * and images) stream through untouched, counted against the same limit.
+ * the budget needs the model and token limits from it. Forms (multipart uploads for audio and
+ * images) stream through untouched, counted against the same limit. Any other content type is
+ * read as JSON, as LiteLLM reads it: a chat request labelled `text/plain` is served upstream all
+ * the same, so it must not pass unread (its model budget unchecked, its stream's usage not asked for).
  */
 export type RequestBody =
   | { readonly kind: 'none' }
@@ -15,6 +17,8 @@ export type RequestBody =
   | { readonly kind: 'stream'; readonly stream: Readable };
 
 const NONE: RequestBody = { kind: 'none' };
+/** What LiteLLM reads as a form rather than JSON. */
+const FORM = /^\s*(?:multipart\/form-data|application\/x-www-form-urlencoded)\b/i;
 
 export async function readRequestBody(incoming: IncomingMessage, limitBytes: number): Promise<RequestBody> {
   const raw = incoming.rawHeaders;
@@ -24,7 +28,7 @@ export async function readRequestBody(incoming: IncomingMessage, limitBytes: num
   if (declared !== undefined && Number(declared) > limitBytes) throw tooLarge(limitBytes);
 
   const contentType = headerValue(raw, 'content-type');
-  if (contentType === undefined || contentType.includes('json')) {
+  if (contentType === undefined || !FORM.test(contentType)) {
     const bytes = await readAll(incoming, limitBytes);
     return { kind: 'json', bytes, json: parseJson(bytes) };
   }

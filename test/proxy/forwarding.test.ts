@@ -192,6 +192,18 @@ describe('forwarding rules', () => {
     expect(lastUpstreamRequest().body).toEqual(JSON.parse(body));
   });
 
+  it('reads a body of any other content type as JSON, as LiteLLM does: a text/plain stream is still asked for its usage', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+    const res = await request(`${suite.gateway.url}/v1/chat/completions`, { method: 'POST', headers: authed({ 'content-type': 'text/plain' }), body });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(lastUpstreamRequest().body).toMatchObject({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true } });
+
+    const broken = await request(`${suite.gateway.url}/v1/chat/completions`, { method: 'POST', headers: authed({ 'content-type': 'text/plain' }), body: 'model=gpt-4o' });
+    expect(broken.statusCode).toBe(400);
+    expect(await broken.body.json()).toMatchObject({ error: { code: 'invalid_json' } });
+  });
+
   it('streams a non-JSON body (multipart upload) through untouched', async () => {
     const form = new FormData();
     form.append('model', 'whisper-1');
