@@ -56,6 +56,14 @@ export interface SettleOptions {
    * lost it (the store came back empty and was rebuilt from that very ledger) already counts it.
    */
   readonly replay?: boolean;
+  /**
+   * The request was admitted without the store (fail-open), so it holds no reservation to tell
+   * whether its charge went in: it is charged at most once per reservation id (a settle whose
+   * answer was lost may have run all the same), and a replay only while the store still holds the
+   * data of the `generation` it was first sent in (one that came back empty was rebuilt from the
+   * ledger, which has that usage already).
+   */
+  readonly unreserved?: { readonly generation: string | undefined };
 }
 
 export interface SpendStore {
@@ -82,6 +90,11 @@ export interface SpendStore {
   release(reservationId: string, keys: readonly string[], amounts?: readonly number[]): Promise<void>;
   /** Makes a bucket known with the spend the ledger holds for its period, unless it is known already. */
   seed(key: string, spend: number, periodEndMs: number): Promise<void>;
+  /**
+   * What names the data the store holds now: a Redis that came back empty has another. Undefined
+   * until the store has been reached.
+   */
+  generation(): string | undefined;
   /** Current states, undefined for unknown buckets. */
   read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import { costFromUsage, parseResponseCost, type ModelPrice } from '../budget/cost.js';
-import type { BucketCharge, SpendStore } from '../budget/spend-store.js';
+import type { BucketCharge, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import { encodeUsage, type CostSource, type UsageRecord } from '../ledger/usage-event.js';
 import { repeatedLogs, type Logger } from '../logger.js';
 import { counterChildren, type Metrics } from '../metrics.js';
@@ -7,6 +7,8 @@ import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { PriceBook } from './price-book.js';
 import { RecentUsage } from './recent-usage.js';
+
+const NORMAL: SettleOptions = {};
 
 /** Settles kept for the store while it is away (about 50 MB at most). */
 const MAX_OWED_SETTLES = 100_000;
@@ -37,7 +39,7 @@ export interface Completion {
  * takes it, so no usage is lost and spend counters catch up.
  */
 export class Settlement {
-  #retries: Array<{ id: string; charges: BucketCharge[]; event: string }> = [];
+  #retries: Array<{ id: string; charges: BucketCharge[]; event: string; options: SettleOptions }> = [];
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #recent = new RecentUsage(RECENT_MS, MAX_RECENT);
   readonly #spend: (tenant: string) => { inc(value: number): void };
@@ -91,9 +93,11 @@ export class Settlement {
     }));
     const event = encodeUsage(record);
     this.#spend(this.metrics.tenantLabel(record.tenantId)).inc(micros / 1e6);
+    // Admitted without the store: charged once by request, in the store's data of now.
+    const options: SettleOptions = admission.reserved ? NORMAL : { unreserved: { generation: this.store.generation() } };
     let settled: readonly (number | undefined)[] | Promise<readonly (number | undefined)[]>;
     try {
-      settled = this.store.settle(admission.reservationId, charges, event);
+      settled = this.store.settle(admission.reservationId, charges, event, options);
     } catch (err) {
       settled = Promise.reject(err);
     }
@@ -101,7 +105,7 @@ export class Settlement {
     if (settled instanceof Promise) {
       settled.then(
         (after) => this.#settled(admission, event, after, record.createdAtMs),
-        (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, err),
+        (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, options, err),
       );
     } else this.#settled(admission, event, settled, record.createdAtMs);
     // Issued before any release of the lease's rest, so the store sees this part returned first.
@@ -111,13 +115,14 @@ export class Settlement {
   /**
    * Retries what is still owed to the store once (shutdown calls it last). Their usage is in the
    * ledger already, so each is a replay: a bucket rebuilt from the ledger meanwhile (it no longer
-   * holds the reservation) is not charged a second time.
+   * holds the reservation, or the store's data is of another generation) is not charged a second
+   * time, nor is a request whose first settle ran although its answer was lost.
    */
   async flush(): Promise<void> {
     const owed = this.#retries.splice(0);
     for (const settle of owed) {
       try {
-        await this.store.settle(settle.id, settle.charges, settle.event, { replay: true });
+        await this.store.settle(settle.id, settle.charges, settle.event, { ...settle.options, replay: true });
       } catch {
         this.#retries.push(settle);
       }
@@ -147,7 +152,7 @@ export class Settlement {
     this.guard.noteSpends(admission, after, atMs);
   }
 
-  #storeFailed(id: string, charges: BucketCharge[], event: string, err: unknown): void {
+  #storeFailed(id: string, charges: BucketCharge[], event: string, options: SettleOptions, err: unknown): void {
     this.#warn('budget store settle failed', err);
     this.writeDirect?.(event);
     // The usage itself is safe (written straight to the database); what a long outage can cost
@@ -156,7 +161,7 @@ export class Settlement {
       repeatedLogs(this.logger).error({ owed: this.#retries.length }, 'too many settles owed to the budget store: this usage is in the ledger, but not in the spend counters');
       return;
     }
-    this.#retries.push({ id, charges, event });
+    this.#retries.push({ id, charges, event, options });
     this.#scheduleRetry();
   }
 

@@ -91,9 +91,16 @@ return admitted
  * that check sees what the settles before it left. Every usage event of the batch goes into one
  * stream entry (`e` fields, one event each), and the count of events waiting is kept beside it.
  *
- * KEYS: the usage stream, its count of waiting events. ARGV: groups, then per group: bucket key,
- * reservation id, replay flag (1: charge only if the bucket still holds the reservation), amount
- * to charge, reservation to return; then the stream entry's fields ('e', event, 'e', event...).
+ * A request admitted without the store (fail-open) holds no reservation, so whether its charge
+ * went in is kept beside the bucket instead (`K:u`, reservation ids), and a replay of it is
+ * charged only in the generation of the store's data it was first sent in (KEYS[3]; a Redis that
+ * came back empty has a new one, and its buckets were rebuilt from the ledger).
+ *
+ * KEYS: the usage stream, its count of waiting events, the store's generation. ARGV: groups, then
+ * per group: bucket key, reservation id, mode ('0': a settle; '1': a replay, charged only if the
+ * bucket still holds the reservation; 'u': a request admitted without the store, charged once;
+ * 'u:<generation>': its replay), amount to charge, reservation to return; then the stream
+ * entry's fields ('e', event, 'e', event...).
  * Returns, per group, its bucket's spend before the batch, or -1 where the group was not charged
  * (the bucket is unknown or, for a replay, no longer holds it: its seed came from the ledger).
  * The gateway adds each settle's charges to that in order for the spend each left behind.
@@ -127,17 +134,28 @@ local function holding(k, id)
 end
 local out, at = {}, 2
 for g = 1, tonumber(ARGV[1]) do
-  local k, id, replay, amount, release = ARGV[at], ARGV[at + 1], ARGV[at + 2] == '1', tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  local k, id, mode, amount, release = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
   at = at + 5
-  if isKnown(k) and (not replay or holding(k, id)) then
+  local charge
+  if mode == '0' or mode == '1' then
+    charge = isKnown(k) and (mode == '0' or holding(k, id))
     -- Returns up to release of the reservation; one that reaches zero is gone.
-    local left = holding(k, id)
+    local left = charge and holding(k, id)
     if left and left >= 0 then
       local take = left
       if release < left then take = release end
       reserved[k] = (reserved[k] or 0) - take
       if left - take <= 0 then held[k][id] = false else held[k][id] = left - take end
     end
+  else
+    charge = isKnown(k) and (mode == 'u' or redis.call('GET', KEYS[3]) == string.sub(mode, 3))
+      and redis.call('HSETNX', k .. ':u', id, 1) == 1
+    if charge then
+      local ttl = redis.call('PTTL', k)
+      if ttl > 0 then redis.call('PEXPIRE', k .. ':u', ttl) end
+    end
+  end
+  if charge then
     if base[k] == nil then
       base[k] = tonumber(redis.call('HGET', k, 'spend') or '0')
       spend[k] = 0
@@ -193,6 +211,16 @@ return written
 export const RELEASE = `${PURGE_EXPIRED}
 for i = 1, #KEYS do shrink(KEYS[i], ARGV[1], tonumber(ARGV[i + 1])) end
 return 1
+`;
+
+/**
+ * Names the data Redis holds (SettleOptions.unreserved): set once, it lasts as long as that data,
+ * and a Redis that came back empty gets a new one from the first replica to ask.
+ * KEYS: the generation. ARGV: a new name, kept only if there is none yet. Returns the generation.
+ */
+export const GENERATION = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
 `;
 
 /** KEYS: bucket. ARGV: spend, retain-until (ms). Known buckets keep their counters. */

@@ -10,7 +10,12 @@ interface Bucket {
   holds: Map<string, { amount: number; expiresAtMs: number }>;
   /** No hold expires before this (it may have gone since): the holds are swept only from then on. */
   nextExpiryMs: number;
+  /** Requests admitted without the store that were charged here (SettleOptions.unreserved). */
+  unreserved?: Set<string>;
 }
+
+/** The in-process store's data lives and dies with the process: one generation. */
+const GENERATION = 'in-process';
 
 /** How long after its period a bucket is kept, for late settles and the admin view. */
 const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
@@ -72,10 +77,15 @@ export class MemorySpendStore implements SpendStore {
 
   // Every request's settle, answered at once as `reserve` is.
   settle(id: string, charges: readonly BucketCharge[], usageEvent: string, options: SettleOptions = {}): readonly (number | undefined)[] | Promise<readonly (number | undefined)[]> {
+    const { replay, unreserved } = options;
     const after = charges.map(({ key, amount, release }) => {
       const bucket = this.#buckets.get(key);
-      if (!bucket || (options.replay && !bucket.holds.has(id))) return undefined;
-      this.#shrink(bucket, id, release);
+      if (!bucket) return undefined;
+      if (unreserved) {
+        if ((replay && unreserved.generation !== GENERATION) || bucket.unreserved?.has(id)) return undefined;
+        (bucket.unreserved ??= new Set()).add(id);
+      } else if (replay && !bucket.holds.has(id)) return undefined;
+      else this.#shrink(bucket, id, release);
       bucket.spend += amount;
       return bucket.spend;
     });
@@ -97,6 +107,10 @@ export class MemorySpendStore implements SpendStore {
     if (nowMs > this.#forgetNoneBeforeMs && nowMs - this.#sweptAtMs >= SWEEP_EVERY_MS) this.#forgetOld(nowMs);
     this.#buckets.set(key, { spend, reserved: 0, periodEndMs, holds: new Map(), nextExpiryMs: Number.POSITIVE_INFINITY });
     this.#forgetNoneBeforeMs = Math.min(this.#forgetNoneBeforeMs, periodEndMs + RETAIN_AFTER_PERIOD_MS);
+  }
+
+  generation(): string {
+    return GENERATION;
   }
 
   async read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]> {

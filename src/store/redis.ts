@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import type { UsageStreams } from '../ledger/usage-stream.js';
 import { PairMap } from '../pair-map.js';
-import { RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
+import { randomUUID } from 'node:crypto';
+import { GENERATION, RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
 const MAX_SETTLES_PER_SCRIPT = 256;
@@ -18,7 +19,7 @@ const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
 
 /** Scripts defined without a fixed key count take it as their first argument. */
 type ScriptCall = (...numKeysThenArgs: (string | number)[]) => Promise<unknown>;
-type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed', ScriptCall>;
+type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration', ScriptCall>;
 
 export interface RedisSpendStoreOptions {
   /** Prefix of every key, so several deployments (or test runs) can share one Redis. */
@@ -34,7 +35,8 @@ interface PendingSettle {
   readonly id: string;
   readonly charges: readonly BucketCharge[];
   readonly usageEvent: string;
-  readonly replay: boolean;
+  /** The settle script's mode for it (see SETTLE in lua.ts): '0', '1', 'u' or 'u:<generation>'. */
+  readonly mode: string;
   resolve(after: readonly (number | undefined)[]): void;
   reject(err: unknown): void;
 }
@@ -50,6 +52,7 @@ export class RedisSpendStore implements SpendStore {
   #settles: PendingSettle[] = [];
   #settleTimer: NodeJS.Timeout | undefined;
   readonly #lingerMs: number;
+  #generation: string | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -59,6 +62,7 @@ export class RedisSpendStore implements SpendStore {
     redis.defineCommand('bgSettle', { lua: SETTLE });
     redis.defineCommand('bgRelease', { lua: RELEASE });
     redis.defineCommand('bgSeed', { lua: SEED, numberOfKeys: 1 });
+    redis.defineCommand('bgGeneration', { lua: GENERATION, numberOfKeys: 1 });
     // A settle script carries a whole batch already: it goes out at once, past ioredis'
     // auto-pipeline, whose Pipeline for a command alone in its tick cost 30-60 µs of CPU per
     // script (measured); reserves and releases of one tick still share a write through it.
@@ -66,13 +70,29 @@ export class RedisSpendStore implements SpendStore {
     if (!ignored.includes('bgSettle')) redis.options.autoPipeliningIgnoredCommands = [...ignored, 'bgSettle'];
     this.#scripts = redis as unknown as Scripts;
     this.#lingerMs = options.settleLingerMs ?? SETTLE_LINGER_MS;
+    // Read on every (re)connection: a Redis that came back empty names its data anew.
+    redis.on('ready', () => this.#readGeneration());
+    if (redis.status === 'ready') this.#readGeneration();
+  }
+
+  generation(): string | undefined {
+    return this.#generation;
   }
 
   async reserve(id: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
     const args: (string | number)[] = buckets.map((b) => this.#key(b.key));
     args.push(id, nowMs, ttlMs);
     for (const b of buckets) args.push(b.blockLine, b.amount, b.wanted ?? b.amount, b.periodEndMs + RETAIN_AFTER_PERIOD_MS);
-    const reply = (await this.#scripts.bgReserve(buckets.length, ...args)) as number[];
+    let reply: number[];
+    try {
+      reply = (await this.#scripts.bgReserve(buckets.length, ...args)) as number[];
+    } catch (err) {
+      // A reserve whose answer timed out may still run once Redis gets to it, holding budget for
+      // nobody (the request goes on without the store, or is refused) until the reservation's TTL:
+      // a release queued behind it on the same connection takes it back.
+      this.#scripts.bgRelease(buckets.length, ...args.slice(0, buckets.length), id).catch(() => {});
+      throw err;
+    }
     switch (reply[0]) {
       case 0:
         return { kind: 'unknown', unknown: reply.slice(1) };
@@ -99,7 +119,7 @@ export class RedisSpendStore implements SpendStore {
   settle(id: string, charges: readonly BucketCharge[], usageEvent: string, options: SettleOptions = {}): Promise<readonly (number | undefined)[]> {
     return new Promise((resolve, reject) => {
       if (this.#settles.length === 0) this.#settleTimer = setTimeout(() => this.#flushSettles(), this.#lingerMs);
-      this.#settles.push({ id, charges, usageEvent, replay: options.replay === true, resolve, reject });
+      this.#settles.push({ id, charges, usageEvent, mode: settleMode(options), resolve, reject });
       // One script holds Redis while it runs: keep each batch short.
       if (this.#settles.length >= MAX_SETTLES_PER_SCRIPT) this.#flushSettles();
     });
@@ -111,7 +131,7 @@ export class RedisSpendStore implements SpendStore {
     const batch = this.#settles.splice(0);
     if (batch.length === 0) return;
     const { args, slots } = settleScript(batch, (key) => this.#key(key));
-    this.#scripts.bgSettle(2, this.options.usage.stream, this.options.usage.count, ...args).then(
+    this.#scripts.bgSettle(3, this.options.usage.stream, this.options.usage.count, this.#key(GENERATION_KEY), ...args).then(
       (reply) => {
         // Each settle's spend per bucket: the bucket's spend before the batch plus the charges
         // of the batch up to its own, in order, as one settle at a time would have found it.
@@ -165,6 +185,23 @@ export class RedisSpendStore implements SpendStore {
   #key(key: string): string {
     return this.options.prefix + key;
   }
+
+  #readGeneration(): void {
+    this.#scripts.bgGeneration(this.#key(GENERATION_KEY), randomUUID()).then(
+      (name) => (this.#generation = String(name)),
+      () => {
+        // Read again on the next connection.
+      },
+    );
+  }
+}
+
+/** Where Redis keeps the name of the data it holds (see GENERATION in lua.ts). */
+const GENERATION_KEY = 'generation';
+
+function settleMode(options: SettleOptions): string {
+  if (options.unreserved) return options.replay ? `u:${options.unreserved.generation ?? ''}` : 'u';
+  return options.replay ? '1' : '0';
 }
 
 /**
@@ -173,20 +210,21 @@ export class RedisSpendStore implements SpendStore {
  * settle and charge in order, the index of its group.
  */
 export function settleScript(
-  batch: readonly Pick<PendingSettle, 'id' | 'charges' | 'usageEvent' | 'replay'>[],
+  batch: readonly Pick<PendingSettle, 'id' | 'charges' | 'usageEvent' | 'mode'>[],
   key: (bucket: string) => string,
 ): { args: (string | number)[]; slots: number[] } {
-  const groups: { key: string; id: string; replay: boolean; amount: number; release: number; index: number }[] = [];
+  const groups: { key: string; id: string; mode: string; amount: number; release: number; index: number }[] = [];
   const slots: number[] = [];
-  // Settles between two replays share groups, found by reservation id and bucket; a replay starts
-  // a stretch of its own, and so does the settle after it.
+  // Settles between two replays share groups, found by reservation id and bucket; a replay (or a
+  // request admitted without the store) starts a stretch of its own, and so does the settle after it.
   const stretch = new PairMap<(typeof groups)[number]>();
   for (const s of batch) {
-    if (s.replay) stretch.clear();
+    const apart = s.mode !== '0';
+    if (apart) stretch.clear();
     for (const c of s.charges) {
       let group = stretch.get(s.id, c.key);
       if (group === undefined) {
-        group = { key: key(c.key), id: s.id, replay: s.replay, amount: 0, release: 0, index: groups.length };
+        group = { key: key(c.key), id: s.id, mode: s.mode, amount: 0, release: 0, index: groups.length };
         groups.push(group);
         stretch.set(s.id, c.key, group);
       }
@@ -194,10 +232,10 @@ export function settleScript(
       group.release += c.release;
       slots.push(group.index);
     }
-    if (s.replay) stretch.clear();
+    if (apart) stretch.clear();
   }
   const args: (string | number)[] = [groups.length];
-  for (const g of groups) args.push(g.key, g.id, g.replay ? 1 : 0, g.amount, g.release);
+  for (const g of groups) args.push(g.key, g.id, g.mode, g.amount, g.release);
   for (const s of batch) args.push('e', s.usageEvent);
   return { args, slots };
 }

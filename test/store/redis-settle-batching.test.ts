@@ -3,6 +3,7 @@ import { setImmediate as nextTick } from 'node:timers/promises';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { SettleOptions } from '../../src/budget/spend-store.js';
 import { eventsOf, usageStreams } from '../../src/ledger/usage-stream.js';
 import { RedisSpendStore } from '../../src/store/redis.js';
 import { redisUrl } from '../support/services.js';
@@ -29,8 +30,8 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
     const scriptable = client as unknown as { bgSettle: (...args: (string | number)[]) => Promise<unknown> };
     const original = scriptable.bgSettle.bind(client);
     scriptable.bgSettle = (...args) => {
-      const groups = Number(args[3]); // numKeys, stream, count, groups, 5 per group, then 'e' and an event per settle
-      scripts.push((args.length - 4 - 5 * groups) / 2);
+      const groups = Number(args[4]); // numKeys, stream, count, generation, groups, 5 per group, then 'e' and an event per settle
+      scripts.push((args.length - 5 - 5 * groups) / 2);
       return original(...args);
     };
     return s;
@@ -129,12 +130,14 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
   it('leaves Redis and every settle’s answer exactly as the same settles sent one at a time would', async () => {
     // The script keeps each bucket's state in Lua for the batch and writes it back at the end;
     // settled one by one, every settle reads and writes Redis itself. Leases shared by several
-    // settles, reservations used up mid-batch, replays and unknown buckets must all come out alike.
+    // settles, reservations used up mid-batch, replays, requests admitted without the store (and
+    // their replays, in this generation of the store's data or another) and unknown buckets must
+    // all come out alike.
     const buckets = ['k0', 'k1', 'k2']; // k2 is never seeded: unknown
     const ids = ['r0', 'r1', 'r2', 'r3']; // r3 never reserved
     const settleArb = fc.record({
       id: fc.constantFrom(...ids),
-      replay: fc.boolean(),
+      kind: fc.constantFrom('settle', 'replay', 'unreserved', 'unreserved replay', 'unreserved replay of another generation'),
       charges: fc.uniqueArray(fc.record({ key: fc.constantFrom(...buckets), amount: fc.nat(50), release: fc.nat(60) }), { selector: (c) => c.key, minLength: 1, maxLength: 3 }),
     });
     const reservationArb = fc.array(fc.record({ amount: fc.integer({ min: 1, max: 40 }), wanted: fc.integer({ min: 1, max: 200 }) }), { minLength: 3, maxLength: 3 });
@@ -145,6 +148,7 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
         state[k] = await client.hgetall(`${p}${k}`);
         state[`${k}:a`] = await client.hgetall(`${p}${k}:a`);
         state[`${k}:r`] = await client.zrange(`${p}${k}:r`, '0', '-1');
+        state[`${k}:u`] = await client.hgetall(`${p}${k}:u`);
       }
       // One stream entry per script, the events in the order settled, and their count beside them.
       state.events = (await client.xrange(usageStreams(p).stream, '-', '+')).flatMap(([, fields]) => eventsOf(fields));
@@ -159,6 +163,7 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
         const outcome = await s.reserve(ids[i]!, ['k0', 'k1'].map((key) => ({ key, blockLine: 10_000, amount: r.amount, wanted: r.wanted, periodEndMs: END })), T0, HOUR);
         expect(outcome.kind).toBe('admitted');
       }
+      await vi.waitFor(() => expect(s.generation()).toBeDefined());
       return s;
     };
 
@@ -169,12 +174,12 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
         prefixes.push(batched, single);
         const a = await prepare(batched, reservations);
         const b = await prepare(single, reservations);
-        const asBatch = settles.map((s, i) => a.settle(s.id, s.charges, `e${i}`, { replay: s.replay }));
+        const asBatch = settles.map((s, i) => a.settle(s.id, s.charges, `e${i}`, optionsFor(s.kind, a)));
         await a.release('nobody', []); // sends what gathered: one script
         const batchAnswers = await Promise.all(asBatch);
         const singleAnswers = [];
         for (const [i, s] of settles.entries()) {
-          const answer = b.settle(s.id, s.charges, `e${i}`, { replay: s.replay });
+          const answer = b.settle(s.id, s.charges, `e${i}`, optionsFor(s.kind, b));
           await b.release('nobody', []);
           singleAnswers.push(await answer);
         }
@@ -183,6 +188,25 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('charges a request admitted without the store once, and its replay only in the generation it was sent in', async () => {
+    const charge = [{ key: 't', amount: 7, release: 100 }];
+    const generation = await vi.waitFor(() => store.generation() ?? Promise.reject(new Error('not read yet')));
+    // Its first settle ran although its answer was lost: the replay finds it charged.
+    expect(await store.settle('u1', charge, 'e1', { unreserved: { generation } })).toEqual([7]);
+    expect(await store.settle('u1', charge, 'e1', { unreserved: { generation }, replay: true })).toEqual([undefined]);
+    // Never ran (Redis was away): its replay charges it.
+    expect(await store.settle('u2', charge, 'e2', { unreserved: { generation }, replay: true })).toEqual([14]);
+    // Sent before Redis lost its data (another generation): the rebuilt bucket has it from the ledger.
+    expect(await store.settle('u3', charge, 'e3', { unreserved: { generation: 'before' }, replay: true })).toEqual([undefined]);
+    expect(await store.settle('u4', charge, 'e4', { unreserved: { generation: undefined }, replay: true })).toEqual([undefined]);
+    expect(await store.read(['t'])).toEqual([{ spend: 14, reserved: 0 }]);
+    // What was charged is remembered no longer than the bucket.
+    const check = new Redis(url!);
+    clients.push(check);
+    expect(await check.pttl(`${prefix}t:u`)).toBeGreaterThan(0);
+    expect(Math.abs((await check.pttl(`${prefix}t:u`)) - (await check.pttl(`${prefix}t`)))).toBeLessThan(1_000);
   });
 
   it('sends what gathered when it closes', async () => {
@@ -198,3 +222,18 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
     expect(await check.hget(`${prefix}t`, 'spend')).toBe('10');
   });
 });
+
+function optionsFor(kind: string, store: RedisSpendStore): SettleOptions {
+  switch (kind) {
+    case 'replay':
+      return { replay: true };
+    case 'unreserved':
+      return { unreserved: { generation: store.generation() } };
+    case 'unreserved replay':
+      return { unreserved: { generation: store.generation() }, replay: true };
+    case 'unreserved replay of another generation':
+      return { unreserved: { generation: 'another' }, replay: true };
+    default:
+      return {};
+  }
+}

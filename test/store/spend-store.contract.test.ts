@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BucketReservation, SpendStore } from '../../src/budget/spend-store.js';
 import { eventsOf, usageStreams } from '../../src/ledger/usage-stream.js';
 import { MemorySpendStore } from '../../src/store/memory.js';
@@ -195,6 +195,19 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await store.read([key('kept'), key('lost')])).toEqual([{ spend: 7, reserved: 0 }, { spend: 0, reserved: 0 }]);
       // Replayed again (its answer was lost): the reservation is gone, so nothing is charged twice.
       expect(await store.settle('r1', [{ key: key('kept'), amount: 7, release: 10 }], 'replayed', { replay: true })).toEqual([undefined]);
+    });
+
+    it('charges a request admitted without the store once, however often its settle is sent', async () => {
+      await store.seed(key('u'), 0, END);
+      const generation = await vi.waitFor(() => store.generation() ?? Promise.reject(new Error('not read yet')));
+      const charge = [{ key: key('u'), amount: 7, release: 10 }];
+      expect(await store.settle('fail-open-1', charge, 'first', { unreserved: { generation } })).toEqual([7]);
+      // Its answer was lost, so the settle is replayed: charged already, it is not charged again.
+      expect(await store.settle('fail-open-1', charge, 'replayed', { unreserved: { generation }, replay: true })).toEqual([undefined]);
+      // One whose first settle never reached the store is charged by its replay.
+      expect(await store.settle('fail-open-2', charge, 'replayed', { unreserved: { generation }, replay: true })).toEqual([14]);
+      expect(await store.read([key('u')])).toEqual([{ spend: 14, reserved: 0 }]);
+      expect(await subject.usageEvents()).toEqual(expect.arrayContaining(['first', 'replayed']));
     });
 
     it('applies a settle issued before a release first, so spend + reserved never dips below what was admitted', async () => {

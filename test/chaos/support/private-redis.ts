@@ -13,6 +13,10 @@ export interface PrivateRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** Stops it answering (SIGSTOP): connections stay open, commands wait, its data stays. */
+  pause(): void;
+  /** Lets it answer again (SIGCONT): the commands that waited run, late. */
+  resume(): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -30,8 +34,15 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       running.add(child);
       await waitForPort(port);
     },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async stop() {
       if (!child) return;
+      child.kill('SIGCONT');
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
