@@ -25,6 +25,14 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
   // Read at scrape time from whichever ledger path the gateway runs.
   let ledgerPending: () => Promise<number> = async () => 0;
   let ledgerSetAside: () => Promise<number> = async () => 0;
+  // Both budget gauges wait for one refresh per scrape (prom-client collects them together); one
+  // that takes too long leaves the values as the requests last set them.
+  let budgetGauges: () => Promise<void> = async () => {};
+  let refreshing: Promise<unknown> | undefined;
+  const refreshBudgetGauges = () =>
+    (refreshing ??= Promise.race([budgetGauges().catch(() => undefined), wait(SCRAPE_READ_MS, undefined, { ref: false })]).finally(() => {
+      refreshing = undefined;
+    }));
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
@@ -79,13 +87,23 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
       help: "Effective USD budget for the current period (overrides included), per tenant and scope (tenant, model:<name>, key:<id>; global with tenant=\"\").",
       labelNames: ['tenant', 'scope'] as const,
       registers,
+      async collect() {
+        await refreshBudgetGauges();
+      },
     }),
     tenantUtilization: new Gauge({
       name: 'budget_gateway_tenant_utilization_ratio',
       help: 'Spend divided by the effective USD budget in the current period, per tenant and scope.',
       labelNames: ['tenant', 'scope'] as const,
       registers,
+      async collect() {
+        await refreshBudgetGauges();
+      },
     }),
+    /** Sets how a scrape refreshes the two budget gauges (src/guard/budget-gauges.ts). */
+    refreshBudgetGaugesWith(source: () => Promise<void>): void {
+      budgetGauges = source;
+    },
     jobRuns: new Counter({
       name: 'budget_gateway_job_runs_total',
       help: 'Scheduled job runs: success, failure, or skipped (another replica held the job).',

@@ -10,6 +10,7 @@ import { countSetAside } from './db/ledger.js';
 import { migrateUp } from './db/migrate.js';
 import { createKey, findActiveKey, hashKey } from './db/keys.js';
 import { getTenant, upsertTenant } from './db/tenants.js';
+import { BudgetGauges } from './guard/budget-gauges.js';
 import { BudgetGuard } from './guard/budget-guard.js';
 import { CrossingRecorder } from './guard/crossings.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './guard/invalidation.js';
@@ -96,6 +97,7 @@ export async function startServices(
   const priceTimer = setInterval(() => void prices.refresh(config.litellmBaseUrl, upstreamKey, logger), config.budget.priceRefreshMs);
   priceTimer.unref();
 
+  const gauges = new BudgetGauges(metrics);
   const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, () => directory.global(), {
     failMode: config.budgetFailMode,
     // Leases save a Redis round trip per request; an in-process store has none to save.
@@ -103,6 +105,7 @@ export async function startServices(
     reservationTtlMs: config.budget.reservationTtlMs,
     defaultCompletionTokens: config.budget.defaultCompletionTokens,
     fallbackPrice: FALLBACK_PRICE,
+    gauges,
   });
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
   // A connection that drops may have lost a Redis without persistence; one we close ourselves
@@ -111,6 +114,9 @@ export async function startServices(
   redis?.on('close', storeLost);
   metrics.countLedgerPendingWith(async () => (await ledger.pipeline.pending()) + ((await ledger.direct?.pending()) ?? 0));
   metrics.countLedgerSetAsideWith(() => countSetAside(database.db));
+  metrics.refreshBudgetGaugesWith(() =>
+    gauges.refresh({ tenant: (id) => directory.tenant(id), global: () => directory.global(), store: ledger.store, db: database.db, now }),
+  );
 
   const scheduler = new Scheduler(database.db, metrics, logger, now);
   const sinks = notificationSinks(config, database, logger);

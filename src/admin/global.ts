@@ -8,7 +8,7 @@ import { deleteGlobalBudget, getGlobalBudget, putGlobalBudget } from '../db/glob
 import type { GlobalBudget } from '../db/schema.js';
 import { GatewayError } from '../errors.js';
 import { globalLimit } from '../guard/tenant-directory.js';
-import { budgetStates, budgetView, type BudgetView } from './budget-states.js';
+import { budgetStates, budgetView, type BudgetView } from '../guard/budget-states.js';
 import { invalidate, type AdminContext } from './context.js';
 import type { globalBody } from './validation.js';
 

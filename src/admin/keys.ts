@@ -4,7 +4,7 @@ import { recordAudit } from '../db/audit.js';
 import { activeKeys, createKey, hashKey, KeyAlreadyRegisteredError, revokeKey } from '../db/keys.js';
 import { activeOverride } from '../db/overrides.js';
 import { tenantPolicy } from '../guard/tenant-directory.js';
-import { budgetStates, budgetView, type BudgetView } from './budget-states.js';
+import { budgetStates, budgetView, type BudgetView } from '../guard/budget-states.js';
 import { GatewayError } from '../errors.js';
 import { invalidate, type AdminContext } from './context.js';
 import { requireTenant } from './tenants.js';

@@ -5,7 +5,7 @@ import type { BudgetStatus } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
 import type { BudgetOverride, Tenant } from '../db/schema.js';
 import { tenantPolicy } from '../guard/tenant-directory.js';
-import { budgetStates, budgetView, type BudgetView } from './budget-states.js';
+import { budgetStates, budgetView, type BudgetView } from '../guard/budget-states.js';
 
 /** The tenant view of CONTRACT section 6, plus every budget that applies to it (section 11). */
 export interface TenantView {

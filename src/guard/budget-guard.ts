@@ -8,8 +8,9 @@ import type { Db } from '../db/client.js';
 import { ledgerTotal } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import { repeatedLogs, type Logger } from '../logger.js';
-import { counterChildren, gaugeChildren, type Metrics } from '../metrics.js';
+import { counterChildren, type Metrics } from '../metrics.js';
 import { PairMap } from '../pair-map.js';
+import { BudgetGauges } from './budget-gauges.js';
 import { budgetHeaderWriter, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
 import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
@@ -25,6 +26,8 @@ export interface GuardOptions {
   readonly defaultCompletionTokens: number;
   /** Prices for models nobody priced, so an estimate is never zero. */
   readonly fallbackPrice: ModelPrice;
+  /** The budget gauges, shared with the scrape that refreshes them (by default the guard's own). */
+  readonly gauges?: BudgetGauges;
 }
 
 export interface CostRequest {
@@ -105,12 +108,6 @@ interface Plan {
 
 type Gauge = { set(value: number): void };
 
-/**
- * Utilization gauges kept by label (plans hold their own): at most one per tenant label and
- * scope label, both capped (src/metrics.ts), and dropping them only costs a lookup again.
- */
-const UTILIZATION_CHILDREN = 10_000;
-
 /** Plans kept per tenant policy: models come from clients, so a flood of names must not grow memory. */
 const MAX_PLANS_PER_TENANT = 64;
 
@@ -131,7 +128,7 @@ export class BudgetGuard {
   readonly #decisions: (decision: string) => { inc(): void };
   /** Requests decided without the store: during an outage in fail-open mode, every request. */
   readonly #withoutStore: (outcome: string) => { inc(): void };
-  readonly #utilization: (tenant: string, scope: string) => Gauge;
+  readonly #gauges: BudgetGauges;
   /** The last x-budget-* headers per budget (budgets live as long as their plan). */
   readonly #lastHeaders = new WeakMap<
     ScopedBudget,
@@ -155,7 +152,7 @@ export class BudgetGuard {
     this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
     this.#decisions = counterChildren(metrics.decisions);
     this.#withoutStore = counterChildren(metrics.storeUnavailable);
-    this.#utilization = gaugeChildren(metrics.tenantUtilization, UTILIZATION_CHILDREN);
+    this.#gauges = options.gauges ?? new BudgetGauges(metrics);
   }
 
   /**
@@ -305,7 +302,7 @@ export class BudgetGuard {
       period: budgets.find((b) => b.scope === 'tenant')!.period,
       keys: budgets.map((b) => b.key),
       signature: leaseSignature(budgets.map((b) => ({ key: b.key, blockLine: b.lines.blockLineMicros }))),
-      utilization: this.#gauges(caller, budgets),
+      utilization: this.#gauges.track(caller, model, budgets),
     };
     // A plan replaced (stale) takes no more room; a new one may start the tenant's plans over.
     if (!known && plans.size >= MAX_PLANS_PER_TENANT) plans.clear();
@@ -430,17 +427,6 @@ export class BudgetGuard {
     // Spend is unknown without the store: the headers say what the gateway knows, which is nothing spent.
     const headers = this.#headers(base.budgets, base.budgets.map(() => 0));
     return admission(base, reservationId, undefined, 'ok', false, headers);
-  }
-
-  /** Sets each USD budget's gauge of the effective budget, and returns its utilization gauge. */
-  #gauges(caller: Caller, budgets: readonly ScopedBudget[]): (Gauge | undefined)[] {
-    return budgets.map((budget) => {
-      if (budget.unit !== 'usd') return undefined;
-      const tenant = budget.scope === 'global' ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
-      const scope = this.metrics.scopeLabel(budget.scope);
-      this.metrics.tenantBudget.labels(tenant, scope).set(budget.lines.effectiveMicros / 1e6);
-      return this.#utilization(tenant, scope);
-    });
   }
 
   /** Whose crossing it is: the tenant's, or everyone's for the global cap. */
