@@ -11,6 +11,7 @@ import { repeatedLogs, type Logger } from '../logger.js';
 import { counterChildren, type Metrics } from '../metrics.js';
 import { PairMap } from '../pair-map.js';
 import { BudgetGauges } from './budget-gauges.js';
+import { budgetStates } from './budget-states.js';
 import { budgetHeaderWriter, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
 import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
@@ -269,7 +270,8 @@ export class BudgetGuard {
   /** The budgets as they stand, for answers that spend nothing (listing models). */
   async view(caller: Caller): Promise<Readonly<Record<string, string>>> {
     const { budgets } = this.#planFor(caller, undefined, await this.globalLimit(), this.now());
-    const states = await this.store.read(budgets.map((b) => b.key)).catch(() => budgets.map(() => undefined));
+    // Where the store is away or does not know a bucket, the ledger's spend (never a false zero).
+    const states = await budgetStates({ db: this.db, store: this.store }, budgets).catch(() => budgets.map(() => undefined));
     return this.#headers(budgets, states.map((s) => s?.spend ?? 0));
   }
 

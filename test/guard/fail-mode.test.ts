@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
 import { chatCalls, closedPort, sample, startTestGateway, type TestGateway, type TestTenant } from '../support/gateway.js';
-import { waitForLedgerRows } from '../support/ledger.js';
+import { recordSpend, waitForLedgerRows } from '../support/ledger.js';
 
 const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 });
 
@@ -54,6 +54,14 @@ describe.each(['open', 'closed'] as const)('BUDGET_FAIL_MODE=%s with the store u
       expect(chatCalls(sim)).toBe(before);
     });
   }
+
+  it("tells a free answer (listing models) the tenant's spend from the ledger, not a false zero", async () => {
+    const spent = await gateway.createTenant({ maxBudgetMicros: 100 });
+    await recordSpend(gateway.db, spent.tenantId, 120);
+    const { response } = await gateway.client({ apiKey: spent.key }).models.list().withResponse();
+    expect(response.headers.get('x-budget-spend')).toBe('0.00012');
+    expect(response.headers.get('x-budget-status')).toBe('blocked');
+  });
 
   it('reports the store as not ready', async () => {
     const res = await request(`${gateway.url}/readyz`);
