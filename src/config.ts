@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { validate as isValidCron } from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -9,6 +10,9 @@ import type { LeaseSizing } from './guard/leases.js';
  * frozen, typed Config with explicit units (ms, bytes); a bad value raises ConfigError naming the
  * variable, which the process turns into one line on stderr and exit code 1.
  */
+
+/** Dot-separated labels of letters, digits and hyphens (RFC 1123). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -126,7 +130,7 @@ export function loadConfig(env: Env): Config {
   }
   return Object.freeze({
     port: read.integer('PORT', 8080, 0, 65535),
-    host: read.string('HOST', '127.0.0.1'),
+    host: read.host('HOST', '127.0.0.1'),
     litellmBaseUrl: read.httpUrl('LITELLM_BASE_URL', 'http://127.0.0.1:4000'),
     litellmMasterKey,
     litellmApiKey,
@@ -200,6 +204,13 @@ class EnvReader {
 
   string(name: string, fallback: string): string {
     return this.optional(name) ?? fallback;
+  }
+
+  /** An address to listen on: an IP address or a host name (whether it resolves is seen at listen). */
+  host(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (isIP(value) === 0 && !HOST_NAME.test(value)) throw this.invalid(name, value, 'must be an IP address or a host name');
+    return value;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {

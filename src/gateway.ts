@@ -120,6 +120,15 @@ function adminKeyFor(config: Config, logger: Logger): string {
 const CLIENT_KEEPALIVE_MS = 65_000;
 
 /**
+ * Why the server could not listen, naming the variable to change (CONTRACT section 1): a host
+ * that does not resolve or is not this machine's is HOST's fault, a port taken or privileged PORT's.
+ */
+function listenError(err: NodeJS.ErrnoException, hostname: string, port: number): Error {
+  const variable = err.code === 'EADDRINUSE' || err.code === 'EACCES' ? 'PORT' : 'HOST';
+  return new Error(`${variable}: cannot listen on ${hostname}:${port}: ${err.message}`);
+}
+
+/**
  * Serves the app on Node's HTTP server (the proxy's hot paths first, everything else through
  * Hono's adapter); resolves once listening, with the URL it answers on.
  */
@@ -135,9 +144,10 @@ export function listen(app: App, port: number, hostname: string): Promise<{ serv
     server.keepAliveTimeout = CLIENT_KEEPALIVE_MS;
     server.headersTimeout = CLIENT_KEEPALIVE_MS + 1_000;
     server.on('clientError', answerClientError);
-    server.once('error', reject);
+    const refused = (err: NodeJS.ErrnoException) => reject(listenError(err, hostname, port));
+    server.once('error', refused);
     server.once('listening', () => {
-      server.off('error', reject);
+      server.off('error', refused);
       const { port: bound } = server.address() as AddressInfo;
       const host = hostname.includes(':') ? `[${hostname}]` : hostname;
       resolve({ server, url: `http://${host}:${bound}`, port: bound });

@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
@@ -67,6 +69,27 @@ describe('start-up with a bad configuration', () => {
     const { code, stderr } = await exitOf(child);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([`budget-gateway: failed to start: PostgreSQL at DATABASE_URL: connect ECONNREFUSED 127.0.0.1:${port}`]);
+  });
+
+  it('stops with exit code 1 and one line naming HOST or PORT when it cannot listen there', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      for (const [env, line] of [
+        [{ HOST: 'no-such-host.invalid' }, /^budget-gateway: failed to start: HOST: cannot listen on no-such-host\.invalid:0: getaddrinfo (ENOTFOUND|EAI_AGAIN)/],
+        [{ PORT: String(port) }, new RegExp(`^budget-gateway: failed to start: PORT: cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`)],
+      ] as const) {
+        const { child } = await spawnGateway({ ADMIN_API_KEY: 'lifecycle-admin-key-0123', ...env });
+        const { code, stderr } = await exitOf(child);
+        expect(code).toBe(1);
+        const lines = stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(line);
+      }
+    } finally {
+      taken.close();
+    }
   });
 });
 

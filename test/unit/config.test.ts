@@ -81,6 +81,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://cache:6379' }, 'REDIS_URL: must use redis: or rediss:'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL: must use postgres: or postgresql:'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY: must be at least 16 characters long'],
+    [{ HOST: 'not a host!!' }, 'HOST: must be an IP address or a host name (got "not a host!!")'],
     [{ LEDGER_CLAIM_IDLE_MS: '500' }, 'LEDGER_CLAIM_IDLE_MS: must be an integer from 1000 to 3600000 (got "500")'],
     [
       { LITELLM_MASTER_KEY: 'sk-master-1234', LITELLM_API_KEY: 'sk-master-1234' },
