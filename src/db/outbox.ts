@@ -54,7 +54,8 @@ export async function claimDue(db: Db, claim: Claim): Promise<Notification[]> {
         or(ne(o.channel, 'litellm'), notExists(olderLitellmPending)),
       ),
     )
-    .orderBy(asc(o.occurredAt))
+    // Rows never tried first, so a backlog of retries never delays a new row's first attempt.
+    .orderBy(sql`${o.attempts} > 0`, asc(o.occurredAt))
     .limit(claim.limit)
     .for('update', { skipLocked: true });
   const claimed = await db

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Db } from '../db/client.js';
 import { claimDue, recordDelivered, recordFailedAttempt } from '../db/outbox.js';
 import type { Notification } from '../db/schema.js';
@@ -6,19 +7,25 @@ import type { Sink } from '../notify/sink.js';
 import type { Job, JobSummary } from './scheduler.js';
 
 /**
- * Delivers the notification outbox (CONTRACT section 8): every 2 s, due rows are claimed and handed
- * to each configured sink of their channel that has not accepted them yet. A row is delivered once
- * every sink took it; otherwise it is tried again after a back-off that doubles from 2 s up to
- * 10 minutes, and after MAX_ATTEMPTS it is marked `failed`, kept and logged. Delivery is at least
- * once (a run that dies after sending sends again): receivers de-duplicate on the row id.
+ * Delivers the notification outbox (CONTRACT section 8): every 2 s, due rows are claimed (never
+ * tried first) and handed to each configured sink of their channel that has not accepted them yet.
+ * A row is delivered once every sink took it; otherwise it is tried again after a back-off that
+ * doubles from 2 s up to 10 minutes, and after MAX_ATTEMPTS it is marked `failed`, kept and
+ * logged. Delivery is at least once (a run that dies after sending sends again): receivers
+ * de-duplicate on the row id.
+ *
+ * A run waits for its sends a moment only: a receiver that hangs holds its rows until the send
+ * times out, but not the job, so the next runs still send what is new within seconds (the
+ * contract's first attempt within 5 s), up to MAX_IN_FLIGHT rows at once.
  */
 
 export const MAX_ATTEMPTS = 10;
 const FIRST_RETRY_MS = 2_000;
 const LONGEST_RETRY_MS = 10 * 60_000;
-/** Rows per run, and rows in flight at once (a slow receiver holds one slot, not the run). */
-const BATCH = 50;
-const CONCURRENCY = 8;
+/** Rows being sent at once, over all runs of this replica. */
+const MAX_IN_FLIGHT = 50;
+/** How long a run waits for its sends before it returns, leaving the slow ones to finish. */
+const RUN_WAIT_MS = 1_500;
 /** Long enough for a whole batch of timeouts; a run that dies frees its rows after this. */
 const CLAIM_MS = 5 * 60_000;
 
@@ -38,6 +45,7 @@ type Outcome = 'delivered' | 'retried' | 'failed';
 
 export function outboxDelivery({ db, sinks, logger }: OutboxDeliveryOptions): Job {
   const channels = [...new Set(sinks.map((sink) => sink.channel))];
+  let inFlight = 0;
 
   async function deliver(row: Notification, nowMs: number): Promise<Outcome> {
     const progress = new Set(row.deliveredTo);
@@ -73,27 +81,24 @@ export function outboxDelivery({ db, sinks, logger }: OutboxDeliveryOptions): Jo
     schedule: '*/2 * * * * *',
     leaseMs: 60_000,
     async run(nowMs): Promise<JobSummary> {
-      const rows = await claimDue(db, { channels, nowMs, claimUntilMs: nowMs + CLAIM_MS, limit: BATCH });
+      if (inFlight >= MAX_IN_FLIGHT) return { still_sending: inFlight };
+      const rows = await claimDue(db, { channels, nowMs, claimUntilMs: nowMs + CLAIM_MS, limit: MAX_IN_FLIGHT - inFlight });
       if (rows.length === 0) return {};
       const summary: Record<Outcome, number> = { delivered: 0, retried: 0, failed: 0 };
-      await eachConcurrently(rows, CONCURRENCY, async (row) => {
+      inFlight += rows.length;
+      const sends = rows.map(async (row) => {
         try {
           summary[await deliver(row, nowMs)]++;
         } catch (err) {
           // Recording failed (database away): the claim lapses and the row is sent again.
           summary.retried++;
           logger.error({ notification: row.id, err: (err as Error).message }, 'could not record a delivery attempt');
+        } finally {
+          inFlight--;
         }
       });
-      return summary;
+      const sent = await Promise.race([Promise.all(sends).then(() => true), wait(RUN_WAIT_MS, false, { ref: false })]);
+      return sent ? summary : { ...summary, still_sending: rows.length - summary.delivered - summary.retried - summary.failed };
     },
   };
-}
-
-async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

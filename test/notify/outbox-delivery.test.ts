@@ -87,6 +87,21 @@ describe('outbox delivery', () => {
     await vi.waitFor(async () => expect((await box.row(queued.id)).status).toBe('delivered'));
   });
 
+  it('sends every new row within 5 s while the receiver hangs on the ones before', async () => {
+    const [hook] = await receivers(1);
+    hook!.hang = true;
+    const box = await outbox({ NOTIFY_WEBHOOK_URL: hook!.url, NOTIFY_WEBHOOK_SECRET: SECRET });
+    // A burst, each send held until it times out (10 s), then more rows while they hang.
+    for (const wave of [12, 6]) {
+      const queued = await Promise.all(Array.from({ length: wave }, () => box.queue(alert())));
+      const queuedAt = performance.now();
+      const ids = new Set(queued.map((row) => row.id));
+      const arrived = () => hook!.received.filter((r) => ids.has(String(r.headers['x-notification-id']))).length;
+      await vi.waitFor(() => expect(arrived()).toBe(wave), { timeout: 5_000, interval: 50 });
+      expect(performance.now() - queuedAt).toBeLessThan(5_000);
+    }
+  });
+
   it('retries a failed webhook after the back-off and delivers it once the receiver answers 2xx', async () => {
     const [hook] = await receivers(1);
     hook!.answers.push(503);
