@@ -20,7 +20,24 @@ function documentedMessages(): string[] {
   return rows.flatMap((row) => [...row.split(' | ')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/…$/, '').replace(/[:\s]+$/, '')));
 }
 
+/** The message of every warn and error the code logs: the last string literal of each call. */
+function loggedMessages(): string[] {
+  const calls = sources().flatMap((code) => [...code.matchAll(/\.(?:warn|error)\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)/g)]);
+  return calls.flatMap((call) => {
+    const literals = [...call[1]!.matchAll(/'((?:[^'\\]|\\.)*)'|`([^`$]*)`/g)];
+    const last = literals.at(-1);
+    return last ? [last[1] ?? last[2]!] : [];
+  });
+}
+
 describe("the README's table of log lines", () => {
+  it('names every warn and error message the gateway logs', () => {
+    const documented = documentedMessages();
+    const logged = [...new Set(loggedMessages())];
+    expect(logged.length).toBeGreaterThan(20);
+    expect(logged.filter((m) => !documented.some((d) => m.startsWith(d)))).toEqual([]);
+  });
+
   it('names only messages the gateway logs, as it writes them', () => {
     const code = sources().join('\n');
     const messages = documentedMessages();
