@@ -11,6 +11,8 @@ export interface OptionSpec {
   readonly description: string;
   /** The placeholder shown in help, e.g. `<usd>`. */
   readonly value?: string;
+  /** Left out, the command line is refused (exit 2) before anything is called. */
+  readonly required?: boolean;
 }
 
 /** The options every admin command takes, beside its own. */

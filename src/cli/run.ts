@@ -77,6 +77,8 @@ async function execute(command: Command, rest: string[], io: CliIo): Promise<str
   if (positionals.length !== command.args.length) {
     throw usage(`${name} takes ${command.args.length === 0 ? 'no arguments' : command.args.map((a) => `<${a}>`).join(' ')}`, name);
   }
+  const missing = Object.entries(command.options).find(([option, spec]) => spec.required && values[option] === undefined);
+  if (missing) throw usage(`${name} needs --${missing[0]} ${missing[1].value ?? ''}`.trimEnd(), name);
   const input = { args: Object.fromEntries(command.args.map((a, i) => [a, positionals[i]!])), options: values };
   const output: Output | undefined = command.kind === 'api' ? await command.run(apiFor(values, io), input) : await command.run(input);
   if (output === undefined) return undefined;

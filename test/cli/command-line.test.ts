@@ -45,6 +45,7 @@ describe('command-line mistakes exit 2 with one line pointing at --help, before 
     [['tenant', 'show'], 'tenant show takes <tenant_id> (see budget-gateway tenant show --help)'],
     [['key', 'revoke', 'acme'], 'key revoke takes <tenant_id> <key_id> (see budget-gateway key revoke --help)'],
     [['reset', 'acme', 'globex'], 'reset takes <tenant_id> (see budget-gateway reset --help)'],
+    [['tenant', 'create', 'acme'], 'tenant create needs --max-budget <usd> (see budget-gateway tenant create --help)'],
     [['tenant', 'list', '--limit', '5'], /Unknown option '--limit'.* \(see budget-gateway tenant list --help\)/],
     [['tenant', 'list', '--url', 'ftp://example.com'], '--url must be an http(s) URL (got "ftp://example.com") (see budget-gateway --help)'],
   ] as const)('%j', async (argv, message) => {

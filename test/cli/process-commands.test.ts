@@ -23,6 +23,11 @@ describe('budget-gateway migrate', () => {
     expect(first).toEqual({ code: 0, stdout: `Applied to the embedded database in ${dataDir}: ${journalTags().join(', ')}.\n`, stderr: '' });
     const again = await budgetGateway(['migrate', '--json'], { DATA_DIR: dataDir });
     expect({ ...again, stdout: JSON.parse(again.stdout) }).toEqual({ code: 0, stdout: { applied: [] }, stderr: '' });
+    expect(await budgetGateway(['migrate'], { DATA_DIR: dataDir })).toEqual({
+      code: 0,
+      stdout: `Nothing to apply: the embedded database in ${dataDir} is up to date.\n`,
+      stderr: '',
+    });
 
     const database = await openDatabase({ dataDir });
     try {
@@ -31,7 +36,8 @@ describe('budget-gateway migrate', () => {
     } finally {
       await database.close();
     }
-  });
+    // Three processes, each opening the embedded database.
+  }, 60_000);
 
   const postgresUrl = process.env.TEST_DATABASE_URL;
   it.skipIf(!postgresUrl)(`applies every migration to DATABASE_URL${postgresUrl ? '' : ' (set TEST_DATABASE_URL to run)'}`, async () => {

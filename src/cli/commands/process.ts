@@ -40,7 +40,7 @@ export const migrate: ProcessCommand = {
       const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {
         const applied = await migrateUp(database);
-        const text = applied.length === 0 ? `${where} is up to date.` : `Applied to ${where}: ${applied.join(', ')}.`;
+        const text = applied.length === 0 ? `Nothing to apply: ${where} is up to date.` : `Applied to ${where}: ${applied.join(', ')}.`;
         return { json: { applied }, text };
       } finally {
         await database.close();

@@ -6,7 +6,7 @@ import { percent, record, table, usd } from '../table.js';
 /** `tenant create|show|list`: tenants and where their budgets stand (CONTRACT sections 3 and 6). */
 
 const TENANT_FIELDS: Readonly<Record<string, OptionSpec & { field: string }>> = {
-  'max-budget': { type: 'string', value: '<usd>', field: 'max_budget', description: 'budget per period in USD (required)' },
+  'max-budget': { type: 'string', value: '<usd>', field: 'max_budget', description: 'budget per period in USD (required)', required: true },
   'alert-threshold': { type: 'string', value: '<percent>', field: 'alert_threshold', description: 'alert line, % of the budget (default 80)' },
   'grace-threshold': { type: 'string', value: '<percent>', field: 'grace_threshold', description: 'block line, % of the budget (default 110)' },
   duration: { type: 'string', value: '<12h|30d|2w|1mo>', field: 'budget_duration', description: 'period length (default 30d)' },
