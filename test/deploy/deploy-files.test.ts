@@ -384,6 +384,15 @@ describe('docker-compose.yml', () => {
     expect(dependencies(service('gateway'))).toEqual(expect.arrayContaining(['postgres', 'redis', 'litellm']));
   });
 
+  it('starts the gateway once its database, Redis and LiteLLM are healthy (its first price load reads LiteLLM)', () => {
+    const deps = service('gateway').depends_on as Record<string, { condition: string }>;
+    expect(Object.fromEntries(['postgres', 'redis', 'litellm'].map((dep) => [dep, deps[dep]?.condition]))).toEqual({
+      postgres: 'service_healthy',
+      redis: 'service_healthy',
+      litellm: 'service_healthy',
+    });
+  });
+
   it('every service_healthy dependency has a healthcheck', () => {
     const unchecked = Object.values(services).flatMap((svc) => {
       const deps = svc.depends_on;
