@@ -77,7 +77,8 @@ describe('start-up with a bad configuration', () => {
     const port = (taken.address() as AddressInfo).port;
     try {
       for (const [env, line] of [
-        [{ HOST: 'no-such-host.invalid' }, /^budget-gateway: failed to start: HOST: cannot listen on no-such-host\.invalid:0: getaddrinfo (ENOTFOUND|EAI_AGAIN)/],
+        // An address of TEST-NET-1 (RFC 5737), which is no interface of this machine.
+        [{ HOST: '192.0.2.1' }, /^budget-gateway: failed to start: HOST: cannot listen on 192\.0\.2\.1:0: listen EADDRNOTAVAIL/],
         [{ PORT: String(port) }, new RegExp(`^budget-gateway: failed to start: PORT: cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`)],
       ] as const) {
         const { child } = await spawnGateway({ ADMIN_API_KEY: 'lifecycle-admin-key-0123', ...env });
@@ -90,7 +91,8 @@ describe('start-up with a bad configuration', () => {
     } finally {
       taken.close();
     }
-  });
+    // Two gateway processes, each starting its embedded database before it tries to listen.
+  }, 60_000);
 });
 
 describe('graceful shutdown', () => {
