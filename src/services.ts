@@ -108,6 +108,12 @@ export async function startServices(
     gauges,
   });
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
+  ledger.store.onDataLost?.(() => {
+    guard.restoreAfterLoss().then(
+      (restored) => logger.warn({ restored }, 'budget store came back empty: counters rebuilt from the ledger, reservations of requests in flight put back'),
+      (err: unknown) => logger.error({ err: (err as Error).message }, 'budget store came back empty: could not put back the reservations of requests in flight'),
+    );
+  });
   // A connection that drops may have lost a Redis without persistence; one we close ourselves
   // (shutdown) lost nothing, and nothing would be left to write its recent usage anyway.
   const storeLost = (): void => settlement.storeLost();

@@ -66,6 +66,13 @@ export interface SettleOptions {
   readonly unreserved?: { readonly generation: string | undefined };
 }
 
+/** A reservation of requests still in flight, put back into a store that lost its data. */
+export interface RestoredReservation {
+  readonly key: string;
+  readonly amount: number;
+  readonly periodEndMs: number;
+}
+
 export interface SpendStore {
   /** The in-process store answers at once (no I/O), the Redis store with a promise. */
   reserve(reservationId: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): ReserveOutcome | Promise<ReserveOutcome>;
@@ -95,6 +102,15 @@ export interface SpendStore {
    * until the store has been reached.
    */
   generation(): string | undefined;
+  /**
+   * A shared store that can lose its data while this replica runs (a Redis restarted without
+   * persistence) tells `listener` when it finds that it has, so the replica can put back what its
+   * requests in flight hold (`restore`): a bucket rebuilt from the ledger knows nothing of them.
+   * The in-process store loses its data only with the process, and has neither.
+   */
+  onDataLost?(listener: () => void): void;
+  /** Puts back a reservation in the buckets given (those rebuilt already), once per id. */
+  restore?(reservationId: string, buckets: readonly RestoredReservation[], nowMs: number, ttlMs: number): Promise<void>;
   /** Current states, undefined for unknown buckets. */
   read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]>;
   close(): Promise<void>;

@@ -130,6 +130,11 @@ export class BudgetGuard {
   /** Requests decided without the store: during an outage in fail-open mode, every request. */
   readonly #withoutStore: (outcome: string) => { inc(): void };
   readonly #gauges: BudgetGauges;
+  /**
+   * Requests admitted with a reservation and not yet finished, kept only with a store that can
+   * lose its data (Redis): what `restoreAfterLoss` puts back.
+   */
+  readonly #inFlight: Set<Admission> | undefined;
   /** The last x-budget-* headers per budget (budgets live as long as their plan). */
   readonly #lastHeaders = new WeakMap<
     ScopedBudget,
@@ -154,6 +159,7 @@ export class BudgetGuard {
     this.#decisions = counterChildren(metrics.decisions);
     this.#withoutStore = counterChildren(metrics.storeUnavailable);
     this.#gauges = options.gauges ?? new BudgetGauges(metrics);
+    this.#inFlight = store.restore ? new Set() : undefined;
   }
 
   /**
@@ -259,7 +265,36 @@ export class BudgetGuard {
 
   /** A request's reservation ended (settled or released): its lease may now give back the rest. */
   finished(admission: Admission): void {
+    this.#inFlight?.delete(admission);
     if (admission.lease) this.#leases!.done(admission.lease);
+  }
+
+  /**
+   * The store came back without its data (a Redis restarted empty): its buckets are rebuilt from
+   * the ledger, which knows nothing of the requests still in flight here, so they would lend
+   * those requests' room again. Leases stop lending (their rest went with the data), and what
+   * each request in flight holds is put back, in buckets seeded first, before it settles.
+   * Returns how many reservations were put back.
+   */
+  async restoreAfterLoss(): Promise<number> {
+    const restore = this.store.restore?.bind(this.store);
+    if (!restore || !this.#inFlight) return 0;
+    this.#leases?.retireAll();
+    const held = new Map<string, { budgets: readonly ScopedBudget[]; amounts: number[] }>();
+    for (const a of this.#inFlight) {
+      let entry = held.get(a.reservationId);
+      if (!entry) held.set(a.reservationId, (entry = { budgets: a.budgets, amounts: a.budgets.map(() => 0) }));
+      a.amounts.forEach((amount, i) => (entry.amounts[i]! += amount));
+    }
+    const nowMs = this.now();
+    await Promise.all(
+      [...held].map(async ([id, { budgets, amounts }]) => {
+        await Promise.all(budgets.map((b) => this.#seed(b)));
+        const buckets = budgets.map((b, i) => ({ key: b.key, amount: amounts[i]!, periodEndMs: b.period.endMs }));
+        await restore(id, buckets, nowMs, this.options.reservationTtlMs);
+      }),
+    );
+    return held.size;
   }
 
   /** Gives back what leases still hold (shutdown). */
@@ -352,7 +387,9 @@ export class BudgetGuard {
     const headers = this.#headers(base.budgets, spends);
     const status = overallStatus(base.budgets, spends);
     this.#decisions(status).inc();
-    return admission(base, reservationId, lease, status, true, headers);
+    const admitted = admission(base, reservationId, lease, status, true, headers);
+    this.#inFlight?.add(admitted);
+    return admitted;
   }
 
   /**

@@ -214,6 +214,30 @@ return 1
 `;
 
 /**
+ * Puts back a reservation of requests still in flight after Redis lost its data: the bucket,
+ * rebuilt from the ledger, knows nothing of them, and would lend their room again. Unconditional
+ * (they were admitted already) and once per reservation id; a bucket not rebuilt yet is skipped.
+ * KEYS: bucket keys. ARGV: id, now, ttl, then per bucket: amount, retain-until (ms).
+ * Returns, per bucket, 1 where it was put back.
+ */
+export const RESTORE = `
+local id, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 1, #KEYS do
+  local k, amount, retain = KEYS[i], tonumber(ARGV[2 + i * 2]), ARGV[3 + i * 2]
+  out[i] = 0
+  if amount > 0 and redis.call('EXISTS', k) == 1 and redis.call('HSETNX', k .. ':a', id, amount) == 1 then
+    redis.call('HINCRBY', k, 'reserved', amount)
+    redis.call('ZADD', k .. ':r', now + ttl, id)
+    redis.call('PEXPIREAT', k .. ':r', retain)
+    redis.call('PEXPIREAT', k .. ':a', retain)
+    out[i] = 1
+  end
+end
+return out
+`;
+
+/**
  * Names the data Redis holds (SettleOptions.unreserved): set once, it lasts as long as that data,
  * and a Redis that came back empty gets a new one from the first replica to ask.
  * KEYS: the generation. ARGV: a new name, kept only if there is none yet. Returns the generation.

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
-import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
+import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, RestoredReservation, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import type { UsageStreams } from '../ledger/usage-stream.js';
 import { PairMap } from '../pair-map.js';
 import { randomUUID } from 'node:crypto';
-import { GENERATION, RELEASE, RESERVE, SEED, SETTLE } from './lua.js';
+import { GENERATION, RELEASE, RESERVE, RESTORE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
 const MAX_SETTLES_PER_SCRIPT = 256;
@@ -19,7 +19,7 @@ const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
 
 /** Scripts defined without a fixed key count take it as their first argument. */
 type ScriptCall = (...numKeysThenArgs: (string | number)[]) => Promise<unknown>;
-type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration', ScriptCall>;
+type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration' | 'bgRestore', ScriptCall>;
 
 export interface RedisSpendStoreOptions {
   /** Prefix of every key, so several deployments (or test runs) can share one Redis. */
@@ -53,6 +53,7 @@ export class RedisSpendStore implements SpendStore {
   #settleTimer: NodeJS.Timeout | undefined;
   readonly #lingerMs: number;
   #generation: string | undefined;
+  readonly #dataLost: (() => void)[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -63,6 +64,7 @@ export class RedisSpendStore implements SpendStore {
     redis.defineCommand('bgRelease', { lua: RELEASE });
     redis.defineCommand('bgSeed', { lua: SEED, numberOfKeys: 1 });
     redis.defineCommand('bgGeneration', { lua: GENERATION, numberOfKeys: 1 });
+    redis.defineCommand('bgRestore', { lua: RESTORE });
     // A settle script carries a whole batch already: it goes out at once, past ioredis'
     // auto-pipeline, whose Pipeline for a command alone in its tick cost 30-60 µs of CPU per
     // script (measured); reserves and releases of one tick still share a write through it.
@@ -77,6 +79,18 @@ export class RedisSpendStore implements SpendStore {
 
   generation(): string | undefined {
     return this.#generation;
+  }
+
+  /** Called when Redis is found holding other data than before: it came back empty. */
+  onDataLost(listener: () => void): void {
+    this.#dataLost.push(listener);
+  }
+
+  async restore(id: string, buckets: readonly RestoredReservation[], nowMs: number, ttlMs: number): Promise<void> {
+    const args: (string | number)[] = buckets.map((b) => this.#key(b.key));
+    args.push(id, nowMs, ttlMs);
+    for (const b of buckets) args.push(b.amount, b.periodEndMs + RETAIN_AFTER_PERIOD_MS);
+    await this.#scripts.bgRestore(buckets.length, ...args);
   }
 
   async reserve(id: string, buckets: readonly BucketReservation[], nowMs: number, ttlMs: number): Promise<ReserveOutcome> {
@@ -188,7 +202,11 @@ export class RedisSpendStore implements SpendStore {
 
   #readGeneration(): void {
     this.#scripts.bgGeneration(this.#key(GENERATION_KEY), randomUUID()).then(
-      (name) => (this.#generation = String(name)),
+      (name) => {
+        const before = this.#generation;
+        this.#generation = String(name);
+        if (before !== undefined && before !== this.#generation) for (const listener of this.#dataLost) listener();
+      },
       () => {
         // Read again on the next connection.
       },
