@@ -1,12 +1,10 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tenantBucket } from '../../src/budget/scopes.js';
 import { getTenant } from '../../src/db/tenants.js';
-import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { startTestGateway, testDatabase, type TestGateway, type TestTenant } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
 import { databaseUrl } from '../support/services.js';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
+import { withPrivateRedisGateway } from './support/redis-gateway.js';
 
 /**
  * Redis that hangs for a while and comes back with its data (a stalled process, a network that
@@ -18,25 +16,10 @@ const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content
 const PAUSE_MS = 3_000;
 
 describe.skipIf(!databaseUrl())(`Redis paused and resumed with its data${databaseUrl() ? '' : ' (set TEST_DATABASE_URL to run)'}`, () => {
-  let redis: PrivateRedis;
-  let sim: SimLiteLLM;
-  let gateway: TestGateway;
-  let tenant: TestTenant;
-
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-    sim = await startSimLiteLLM();
-    gateway = await startTestGateway({ LITELLM_BASE_URL: sim.url, REDIS_URL: redis.url, BUDGET_FAIL_MODE: 'open' }, { database: await testDatabase() });
-    tenant = await gateway.createTenant({ maxBudgetMicros: 1_000_000 });
-  }, 30_000);
-  afterAll(async () => {
-    redis?.resume();
-    await gateway?.shutdown();
-    await sim?.close();
-    await redis?.stop();
-  });
+  const suite = withPrivateRedisGateway({ BUDGET_FAIL_MODE: 'open' }, { maxBudgetMicros: 1_000_000 });
 
   it('charges every served request once in the counters, and leaves nothing reserved', async () => {
+    const { redis, gateway, tenant } = suite;
     const client = gateway.client({ apiKey: tenant.key });
     const send = (n: number) => Promise.all(Array.from({ length: n }, () => client.chat.completions.create(chat)));
     await send(8);

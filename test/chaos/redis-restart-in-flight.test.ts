@@ -1,13 +1,12 @@
 import { Redis } from 'ioredis';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tenantBucket } from '../../src/budget/scopes.js';
 import { getTenant } from '../../src/db/tenants.js';
-import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { chatCalls, startTestGateway, testDatabase, type TestGateway, type TestTenant } from '../support/gateway.js';
+import { chatCalls } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
 import { databaseUrl } from '../support/services.js';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
+import { withPrivateRedisGateway } from './support/redis-gateway.js';
 
 /**
  * Redis restarted empty while requests are in flight: the buckets rebuilt from the ledger know
@@ -21,25 +20,11 @@ const LINE_MICROS = 600;
 const SLOW = 40;
 
 describe.skipIf(!databaseUrl())(`Redis restarted empty with requests in flight${databaseUrl() ? '' : ' (set TEST_DATABASE_URL to run)'}`, () => {
-  let redis: PrivateRedis;
-  let sim: SimLiteLLM;
-  let gateway: TestGateway;
-  let tenant: TestTenant;
-
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-    sim = await startSimLiteLLM();
-    gateway = await startTestGateway({ LITELLM_BASE_URL: sim.url, REDIS_URL: redis.url, BUDGET_FAIL_MODE: 'closed' }, { database: await testDatabase() });
-    // Block line 600 µ$ (grace 100 %): room for about 54 answers.
-    tenant = await gateway.createTenant({ maxBudgetMicros: LINE_MICROS, graceThreshold: 100 });
-  }, 30_000);
-  afterAll(async () => {
-    await gateway?.shutdown();
-    await sim?.close();
-    await redis?.stop();
-  });
+  // Block line 600 µ$ (grace 100 %): room for about 54 answers.
+  const suite = withPrivateRedisGateway({ BUDGET_FAIL_MODE: 'closed' }, { maxBudgetMicros: LINE_MICROS, graceThreshold: 100 });
 
   it('puts back what requests in flight hold, so new requests get only the room that is left', async () => {
+    const { redis, sim, gateway, tenant } = suite;
     const client = gateway.client({ apiKey: tenant.key, timeout: 30_000 });
     const calls = chatCalls(sim);
     const slow = Array.from({ length: SLOW }, () => client.chat.completions.create(chat, { headers: { 'x-sim-latency-ms': '5000' } }));
