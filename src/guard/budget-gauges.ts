@@ -60,8 +60,9 @@ export class BudgetGauges {
       const tenantLabel = global ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
       const scopeLabel = this.metrics.scopeLabel(budget.scope);
       this.metrics.tenantBudget.labels(tenantLabel, scopeLabel).set(budget.lines.effectiveMicros / 1e6);
-      if (this.#series.size < UTILIZATION_CHILDREN) {
-        this.#series.set(`${tenantLabel}\n${scopeLabel}`, {
+      const label = `${tenantLabel}\n${scopeLabel}`;
+      if (this.#series.size < UTILIZATION_CHILDREN || this.#series.has(label)) {
+        this.#series.set(label, {
           tenantLabel,
           scopeLabel,
           scope: budget.scope,

@@ -8,6 +8,7 @@ import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { PriceBook } from './price-book.js';
 import { RecentUsage } from './recent-usage.js';
 
+/** A settle of a request that holds a reservation: the usual case, one object for all of them. */
 const NORMAL: SettleOptions = {};
 
 /** Settles kept for the store while it is away (about 50 MB at most). */

@@ -1,8 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, RestoredReservation, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import type { UsageStreams } from '../ledger/usage-stream.js';
 import { PairMap } from '../pair-map.js';
-import { randomUUID } from 'node:crypto';
 import { GENERATION, RELEASE, RESERVE, RESTORE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
@@ -13,6 +13,9 @@ const MAX_SETTLES_PER_SCRIPT = 256;
  * gateway's CPU; 2 ms gathers several, and a reservation outlives its request by no more.
  */
 const SETTLE_LINGER_MS = 2;
+
+/** Where Redis keeps the name of the data it holds (see GENERATION in lua.ts). */
+const GENERATION_KEY = 'generation';
 
 /** How long after its period a bucket is kept, for late settles and the admin view. */
 const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
@@ -53,6 +56,7 @@ export class RedisSpendStore implements SpendStore {
   #settleTimer: NodeJS.Timeout | undefined;
   readonly #lingerMs: number;
   #generation: string | undefined;
+  readonly #generationKey: string;
   readonly #dataLost: (() => void)[] = [];
 
   constructor(
@@ -72,6 +76,7 @@ export class RedisSpendStore implements SpendStore {
     if (!ignored.includes('bgSettle')) redis.options.autoPipeliningIgnoredCommands = [...ignored, 'bgSettle'];
     this.#scripts = redis as unknown as Scripts;
     this.#lingerMs = options.settleLingerMs ?? SETTLE_LINGER_MS;
+    this.#generationKey = this.#key(GENERATION_KEY);
     // Read on every (re)connection: a Redis that came back empty names its data anew.
     redis.on('ready', () => this.#readGeneration());
     if (redis.status === 'ready') this.#readGeneration();
@@ -145,7 +150,7 @@ export class RedisSpendStore implements SpendStore {
     const batch = this.#settles.splice(0);
     if (batch.length === 0) return;
     const { args, slots } = settleScript(batch, (key) => this.#key(key));
-    this.#scripts.bgSettle(3, this.options.usage.stream, this.options.usage.count, this.#key(GENERATION_KEY), ...args).then(
+    this.#scripts.bgSettle(3, this.options.usage.stream, this.options.usage.count, this.#generationKey, ...args).then(
       (reply) => {
         // Each settle's spend per bucket: the bucket's spend before the batch plus the charges
         // of the batch up to its own, in order, as one settle at a time would have found it.
@@ -201,7 +206,7 @@ export class RedisSpendStore implements SpendStore {
   }
 
   #readGeneration(): void {
-    this.#scripts.bgGeneration(this.#key(GENERATION_KEY), randomUUID()).then(
+    this.#scripts.bgGeneration(this.#generationKey, randomUUID()).then(
       (name) => {
         const before = this.#generation;
         this.#generation = String(name);
@@ -213,9 +218,6 @@ export class RedisSpendStore implements SpendStore {
     );
   }
 }
-
-/** Where Redis keeps the name of the data it holds (see GENERATION in lua.ts). */
-const GENERATION_KEY = 'generation';
 
 function settleMode(options: SettleOptions): string {
   if (options.unreserved) return options.replay ? `u:${options.unreserved.generation ?? ''}` : 'u';
