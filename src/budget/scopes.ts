@@ -1,7 +1,7 @@
 import type { Duration } from './duration.js';
 import { effectiveBudget, type Override } from './override.js';
 import { currentPeriod, type Period } from './period.js';
-import { budgetLines, statusOf, utilization, type BudgetLines, type BudgetStatus } from './thresholds.js';
+import { budgetLines, statusOf, type BudgetLines, type BudgetStatus } from './thresholds.js';
 
 /**
  * Budget scopes (CONTRACT section 11): every budget that applies to a request, as a list the
@@ -119,17 +119,20 @@ export function amountsFor(budgets: readonly ScopedBudget[], estimate: { micros:
 }
 
 /**
- * The budget the `x-budget-*` headers describe: the most used USD budget (CONTRACT section 11,
- * "the tightest scope"); the first of equals, so the tenant's own wins a tie with a model's.
+ * The budget the `x-budget-*` headers describe (CONTRACT section 11, "the tightest scope"): the
+ * USD budget with the least room left before its block line, the one that refuses first, so an
+ * unused $0.01 model budget is tighter than an unused $100 tenant budget; the first of equals,
+ * so the tenant's own wins a tie with a model's.
  */
 export function tightest(budgets: readonly ScopedBudget[], spends: readonly number[]): number {
   let best = -1;
-  let bestUse = -1;
-  budgets.forEach((b, i) => {
-    if (b.unit !== 'usd') return;
-    const use = utilization(spends[i]!, b.lines.effectiveMicros);
-    if (use > bestUse) [best, bestUse] = [i, use];
-  });
+  let bestRoom = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < budgets.length; i++) {
+    const b = budgets[i]!;
+    if (b.unit !== 'usd') continue;
+    const room = b.lines.blockLineMicros - spends[i]!;
+    if (room < bestRoom) [best, bestRoom] = [i, room];
+  }
   return best;
 }
 

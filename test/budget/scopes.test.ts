@@ -51,7 +51,17 @@ describe('the budgets of a request', () => {
     expect(amountsFor(budgets, { micros: 1234, tokens: 56 })).toEqual([1234, 1234, 56, 1, 1234, 1234]);
   });
 
-  it('describes the most used USD budget in the headers, and the worst status overall', () => {
+  it('describes the USD budget with the least room in the headers, even when none is used yet', () => {
+    // Tenant $100, a $0.01 model budget and a $0.02 key budget, nothing spent: the model's refuses first.
+    const small = { ...tenant, modelBudgets: { 'gpt-4o': 10_000 } };
+    const budgets = budgetsFor({ tenant: small, global: undefined, keyId: 'k', keyBudgetMicros: 20_000, model: 'gpt-4o', nowMs: T0 });
+    expect(budgets[tightest(budgets, budgets.map(() => 0))]!.scope).toBe('model:gpt-4o');
+    // A tie goes to the first: the tenant's own.
+    const even = budgetsFor({ tenant: { ...tenant, modelBudgets: { 'gpt-4o': tenant.maxBudgetMicros } }, global: undefined, keyId: 'k', keyBudgetMicros: null, model: 'gpt-4o', nowMs: T0 });
+    expect(even[tightest(even, even.map(() => 0))]!.scope).toBe('tenant');
+  });
+
+  it('describes the USD budget closest to its line in the headers, and the worst status overall', () => {
     const budgets = budgetsFor({ tenant, global, keyId: 'k', keyBudgetMicros: 10_000_000, model: 'gpt-4o', nowMs: T0 });
     // global 10 %, tenant 50 %, tokens 99 % (grace territory is not USD), requests 0, model 60 %, key 85 %.
     const spends = [100_000_000, 50_000_000, 1_000_000, 0, 12_000_000, 8_500_000];

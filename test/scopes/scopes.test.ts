@@ -78,6 +78,9 @@ forEachStore('budget scopes through the OpenAI SDK', (store) => {
 
   it('a model budget blocks one model while another still works', async () => {
     const t = await tenant({ max_budget: 100, model_budgets: { 'gpt-4o-mini': { max_budget: 0.00002 } } });
+    // From the first answer on, the headers describe the model's budget: it refuses long before the tenant's.
+    const { response } = await t.client.chat.completions.create(chat('gpt-4o-mini')).withResponse();
+    expect([response.headers.get('x-budget-limit'), response.headers.get('x-budget-spend')]).toEqual(['0.00002', '0']);
     const { refusal } = await untilRefused(() => t.client.chat.completions.create(chat('gpt-4o-mini')));
     expect(refusal).toMatchObject({ status: 402, code: 'budget_exceeded' });
     expect(refusal.headers.get('x-budget-scope')).toBe('model:gpt-4o-mini');
