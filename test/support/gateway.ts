@@ -106,12 +106,12 @@ export interface SimAndGateway {
   readonly tenant: TestTenant;
 }
 
-/** One simulated LiteLLM and a gateway in front of it for the enclosing suite. */
-export function withSimAndGateway(env: Record<string, string> = {}, simOptions: Partial<SimOptions> = {}): SimAndGateway {
+/** One simulated LiteLLM and a gateway in front of it (on `options`' clock, if given) for the enclosing suite. */
+export function withSimAndGateway(env: Record<string, string> = {}, simOptions: Partial<SimOptions> = {}, options: TestGatewayOptions = {}): SimAndGateway {
   const suite = {} as { sim: SimLiteLLM; gateway: TestGateway; tenant: TestTenant };
   beforeAll(async () => {
     suite.sim = await startSimLiteLLM(simOptions);
-    const gateway = await startTestGateway({ LITELLM_BASE_URL: suite.sim.url, ...env });
+    const gateway = await startTestGateway({ LITELLM_BASE_URL: suite.sim.url, ...env }, options);
     suite.tenant = await gateway.createTenant({ maxBudgetMicros: 1_000_000_000_000 }, { key: `sk-litellm-${randomUUID()}` });
     suite.gateway = { ...gateway, client: (options = {}) => gateway.client({ apiKey: suite.tenant.key, ...options }) };
   });
