@@ -15,6 +15,7 @@ import { BudgetGuard } from './guard/budget-guard.js';
 import { CrossingRecorder } from './guard/crossings.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './guard/invalidation.js';
 import { PriceBook } from './guard/price-book.js';
+import { LateCharges } from './guard/late-charges.js';
 import { Settlement } from './guard/settlement.js';
 import { TenantDirectory } from './guard/tenant-directory.js';
 import type { ReadinessCheck } from './http/health.js';
@@ -107,7 +108,12 @@ export async function startServices(
     fallbackPrice: FALLBACK_PRICE,
     gauges,
   });
-  const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue);
+  const { seededFrom, lateCharge } = ledger.store;
+  const late =
+    seededFrom && lateCharge
+      ? new LateCharges({ store: { seededFrom: seededFrom.bind(ledger.store), lateCharge: lateCharge.bind(ledger.store) }, db: database.db, seed: (b) => guard.seed(b), logger })
+      : undefined;
+  const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue, late);
   ledger.store.onDataLost?.(() => {
     guard.restoreAfterLoss().then(
       (restored) => logger.warn({ restored }, 'budget store came back empty: counters rebuilt from the ledger, reservations of requests in flight put back'),
@@ -152,6 +158,7 @@ export async function startServices(
       await scheduler.stop();
       settlement.stop();
       await settlement.flush();
+      await late?.stop();
       guard.retireLeases();
       await ledger.pipeline.stop();
       await ledger.direct?.stop();

@@ -66,6 +66,8 @@ export interface SettleOptions {
   readonly unreserved?: { readonly generation: string | undefined };
 }
 
+export type LateChargeOutcome = 'charged' | 'charged-before' | 'seeded-anew';
+
 /** A reservation of requests still in flight, put back into a store that lost its data. */
 export interface RestoredReservation {
   readonly key: string;
@@ -80,8 +82,8 @@ export interface SpendStore {
    * Replaces the reservation with the actual charge in every bucket and hands the usage event to
    * the ledger in the same atomic step, so a counted cost is never missing from the ledger.
    * Buckets the store no longer knows are left alone (their seed comes from the ledger).
-   * Returns each bucket's spend after the charge (undefined where unknown): at once from the
-   * in-process store, as `reserve`.
+   * Returns each bucket's spend after the charge (as it stands where the options let nothing be
+   * charged; undefined where the bucket is unknown): at once from the in-process store, as `reserve`.
    */
   settle(
     reservationId: string,
@@ -95,8 +97,20 @@ export interface SpendStore {
    * dropping.
    */
   release(reservationId: string, keys: readonly string[], amounts?: readonly number[]): Promise<void>;
-  /** Makes a bucket known with the spend the ledger holds for its period, unless it is known already. */
-  seed(key: string, spend: number, periodEndMs: number): Promise<void>;
+  /**
+   * Makes a bucket known with the spend the ledger holds for its period, unless it is known
+   * already; `snapshot` is the one the ledger was read in (`ledgerSeed`), for `lateCharge`.
+   */
+  seed(key: string, spend: number, periodEndMs: number, snapshot?: string): Promise<void>;
+  /**
+   * A shared store can lose a bucket under a request in flight, whose settle then charges nothing
+   * (`settle` answers undefined) while its usage goes on to the ledger: the bucket's seed holds it
+   * only if it reached the ledger first. The snapshot the bucket was seeded from tells (undefined:
+   * unknown bucket, or seeded without one), and `lateCharge` adds the charge where it does not,
+   * once per request and only while the bucket is the one seeded from `snapshot`.
+   */
+  seededFrom?(key: string): Promise<string | undefined>;
+  lateCharge?(key: string, requestId: string, amount: number, snapshot: string): Promise<LateChargeOutcome>;
   /**
    * What names the data the store holds now: a Redis that came back empty has another. Undefined
    * until the store has been reached.

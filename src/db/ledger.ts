@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, desc, eq, getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableName, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Period } from '../budget/period.js';
 import type { LedgerScope, Unit } from '../budget/scopes.js';
 import type { Database, Db } from './client.js';
@@ -190,21 +190,49 @@ export async function periodSpends(
  * tenant's period, kept on each row; the global cap has its own, so it counts rows by time.
  */
 export async function ledgerTotal(db: Db, scope: LedgerScope, unit: Unit, period: Period): Promise<number> {
+  return (await ledgerSeed(db, scope, unit, period)).total;
+}
+
+export interface LedgerSeed {
+  readonly total: number;
+  /**
+   * The snapshot the total was read in (`pg_current_snapshot()`, see src/db/snapshot.ts): which
+   * ledger rows it holds, for usage that may have reached the ledger only after it.
+   */
+  readonly snapshot: string;
+}
+
+/** `ledgerTotal`, and the snapshot it was read in. */
+export async function ledgerSeed(db: Db, scope: LedgerScope, unit: Unit, period: Period): Promise<LedgerSeed> {
   const name = `ledger_total_${scope.kind}_${unit}`;
   const [row] = await prepared(db, name, () => ledgerTotalQuery(db, scope.kind, unit).prepare(name)).execute({
     ...scope,
     start: new Date(period.startMs).toISOString(),
     end: new Date(period.endMs).toISOString(),
   });
-  return row?.total ?? 0;
+  return { total: row?.total ?? 0, snapshot: row!.snapshot };
 }
 
 /**
  * The query behind `ledgerTotal`, its values left as placeholders named after the scope's fields
- * and `start`, `end` (tests read its plan: each scope's rows must be found by an index).
+ * and `start`, `end` (tests read its plan: each scope's rows must be found by an index). The
+ * snapshot is the statement's own, the one its sum saw.
  */
 export function ledgerTotalQuery(db: Db, kind: LedgerScope['kind'], unit: Unit) {
-  return db.select({ total: TOTALS[unit] }).from(usageLedger).where(ROWS_OF[kind]);
+  return db.select({ total: TOTALS[unit], snapshot: sql<string>`pg_current_snapshot()::text` }).from(usageLedger).where(ROWS_OF[kind]);
+}
+
+/**
+ * Which transaction wrote each of these requests' ledger rows (its 32-bit id, `xmin`), for those
+ * the ledger holds: with `seenInSnapshot`, whether a total read in some snapshot counted them.
+ */
+export async function ledgerWriters(db: Db, requestIds: readonly string[]): Promise<Map<string, string>> {
+  if (requestIds.length === 0) return new Map();
+  const rows = await db
+    .select({ requestId: usageLedger.requestId, xmin: sql<string>`xmin::text` })
+    .from(usageLedger)
+    .where(inArray(usageLedger.requestId, [...requestIds]));
+  return new Map(rows.map((r) => [r.requestId, r.xmin]));
 }
 
 const TOTALS: Record<Unit, SQL<number>> = {

@@ -5,7 +5,7 @@ import { amountsFor, budgetsFor, overallStatus, refusalCode, tightest, type Peri
 import type { BucketReservation, BucketState, ReserveOutcome, SpendStore } from '../budget/spend-store.js';
 import { statusOf, utilization, type BudgetStatus } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
-import { ledgerTotal } from '../db/ledger.js';
+import { ledgerSeed } from '../db/ledger.js';
 import { GatewayError } from '../errors.js';
 import { repeatedLogs, type Logger } from '../logger.js';
 import { counterChildren, type Metrics } from '../metrics.js';
@@ -289,7 +289,7 @@ export class BudgetGuard {
     const nowMs = this.now();
     await Promise.all(
       [...held].map(async ([id, { budgets, amounts }]) => {
-        await Promise.all(budgets.map((b) => this.#seed(b)));
+        await Promise.all(budgets.map((b) => this.seed(b)));
         const buckets = budgets.map((b, i) => ({ key: b.key, amount: amounts[i]!, periodEndMs: b.period.endMs }));
         await restore(id, buckets, nowMs, this.options.reservationTtlMs);
       }),
@@ -433,18 +433,21 @@ export class BudgetGuard {
     budgets: readonly ScopedBudget[],
     unknown: readonly number[],
   ): Promise<Exclude<ReserveOutcome, { kind: 'unknown' }>> {
-    await Promise.all(unknown.map((i) => this.#seed(budgets[i]!)));
+    await Promise.all(unknown.map((i) => this.seed(budgets[i]!)));
     const second = await this.store.reserve(id, buckets, this.now(), this.options.reservationTtlMs);
     if (second.kind === 'unknown') throw new Error(`buckets ${second.unknown.map((i) => buckets[i]!.key).join(', ')} unknown after seeding`);
     return second;
   }
 
-  /** One ledger query per bucket and replica, however many requests wait for it. */
-  #seed(budget: ScopedBudget): Promise<void> {
+  /**
+   * Makes the bucket known to the store with what the ledger holds, unless it is known already:
+   * one ledger query per bucket and replica, however many requests wait for it.
+   */
+  seed(budget: ScopedBudget): Promise<void> {
     let seeding = this.#seeding.get(budget.key);
     if (!seeding) {
-      seeding = ledgerTotal(this.db, budget.ledger, budget.unit, budget.period)
-        .then((total) => this.store.seed(budget.key, total, budget.period.endMs))
+      seeding = ledgerSeed(this.db, budget.ledger, budget.unit, budget.period)
+        .then(({ total, snapshot }) => this.store.seed(budget.key, total, budget.period.endMs, snapshot))
         .finally(() => this.#seeding.delete(budget.key));
       this.#seeding.set(budget.key, seeding);
     }

@@ -1,10 +1,12 @@
 import { costFromUsage, parseResponseCost, type ModelPrice } from '../budget/cost.js';
+import type { ScopedBudget } from '../budget/scopes.js';
 import type { BucketCharge, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import { encodeUsage, type CostSource, type UsageRecord } from '../ledger/usage-event.js';
 import { repeatedLogs, type Logger } from '../logger.js';
 import { counterChildren, type Metrics } from '../metrics.js';
 import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
+import type { LateCharges } from './late-charges.js';
 import type { PriceBook } from './price-book.js';
 import { RecentUsage } from './recent-usage.js';
 
@@ -33,14 +35,25 @@ export interface Completion {
   readonly model: string | undefined;
 }
 
+/** A settle the store could not take yet. */
+interface OwedSettle {
+  readonly id: string;
+  readonly requestId: string;
+  readonly budgets: readonly ScopedBudget[];
+  readonly charges: readonly BucketCharge[];
+  readonly event: string;
+  readonly options: SettleOptions;
+}
+
 /**
  * The after-half of admission: replace the reservation with the actual cost (or release it) and
  * hand the usage to the ledger. Never awaited by the client's response. When the store cannot be
  * reached, the usage goes straight to the database and the charge is retried until the store
- * takes it, so no usage is lost and spend counters catch up.
+ * takes it, so no usage is lost and spend counters catch up. A charge that finds its bucket lost
+ * (the store emptied under it) waits in `LateCharges` for the rebuilt bucket to be checked.
  */
 export class Settlement {
-  #retries: Array<{ id: string; charges: BucketCharge[]; event: string; options: SettleOptions }> = [];
+  #retries: OwedSettle[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #recent = new RecentUsage(RECENT_MS, MAX_RECENT);
   readonly #spend: (tenant: string) => { inc(value: number): void };
@@ -54,6 +67,8 @@ export class Settlement {
     private readonly now: () => number,
     /** Direct path to the database for usage the store could not take (Redis mode only). */
     private readonly writeDirect: ((event: string) => void) | undefined,
+    /** Where charges go that found their bucket lost (a store that can lose its data). */
+    private readonly late?: LateCharges,
   ) {
     this.#spend = counterChildren(metrics.tenantSpend);
   }
@@ -105,10 +120,11 @@ export class Settlement {
     // The in-process store answers at once: no promise, no turn of the microtask queue.
     if (settled instanceof Promise) {
       settled.then(
-        (after) => this.#settled(admission, event, after, record.createdAtMs),
-        (err: unknown) => this.#storeFailed(admission.reservationId, charges, event, options, err),
+        (after) => this.#settled(admission, charges, event, after, record.createdAtMs),
+        (err: unknown) =>
+          this.#storeFailed({ id: admission.reservationId, requestId: admission.requestId, budgets: admission.budgets, charges, event, options }, err),
       );
-    } else this.#settled(admission, event, settled, record.createdAtMs);
+    } else this.#settled(admission, charges, event, settled, record.createdAtMs);
     // Issued before any release of the lease's rest, so the store sees this part returned first.
     this.guard.finished(admission);
   }
@@ -122,11 +138,14 @@ export class Settlement {
   async flush(): Promise<void> {
     const owed = this.#retries.splice(0);
     for (const settle of owed) {
+      let after: readonly (number | undefined)[];
       try {
-        await this.store.settle(settle.id, settle.charges, settle.event, { ...settle.options, replay: true });
+        after = await this.store.settle(settle.id, settle.charges, settle.event, { ...settle.options, replay: true });
       } catch {
         this.#retries.push(settle);
+        continue;
       }
+      this.#chargeLate(settle.requestId, settle.budgets, settle.charges, after);
     }
   }
 
@@ -148,21 +167,30 @@ export class Settlement {
   }
 
   /** The store took the usage: keep it for a while (Redis mode), and note the spends it left. */
-  #settled(admission: Admission, event: string, after: readonly (number | undefined)[], atMs: number): void {
+  #settled(admission: Admission, charges: readonly BucketCharge[], event: string, after: readonly (number | undefined)[], atMs: number): void {
     if (this.writeDirect) this.#recent.add(event, Date.now());
     this.guard.noteSpends(admission, after, atMs);
+    this.#chargeLate(admission.requestId, admission.budgets, charges, after);
   }
 
-  #storeFailed(id: string, charges: BucketCharge[], event: string, options: SettleOptions, err: unknown): void {
+  /** Charges that found their bucket unknown (the store lost it) wait for its rebuild to be checked. */
+  #chargeLate(requestId: string, budgets: readonly ScopedBudget[], charges: readonly BucketCharge[], after: readonly (number | undefined)[]): void {
+    if (!this.late || !after.includes(undefined)) return;
+    after.forEach((spend, i) => {
+      if (spend === undefined) this.late!.add(requestId, budgets[i]!, charges[i]!.amount);
+    });
+  }
+
+  #storeFailed(settle: OwedSettle, err: unknown): void {
     this.#warn('budget store settle failed', err);
-    this.writeDirect?.(event);
+    this.writeDirect?.(settle.event);
     // The usage itself is safe (written straight to the database); what a long outage can cost
     // is the counter catching up, and memory must stay bounded for that.
     if (this.#retries.length >= MAX_OWED_SETTLES) {
       repeatedLogs(this.logger).error({ owed: this.#retries.length }, 'too many settles owed to the budget store: this usage is in the ledger, but not in the spend counters');
       return;
     }
-    this.#retries.push({ id, charges, event, options });
+    this.#retries.push(settle);
     this.#scheduleRetry();
   }
 

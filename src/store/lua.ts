@@ -1,10 +1,13 @@
 /**
  * The Redis store's scripts. Each runs atomically in Redis, which is what makes reserve and
  * settle single steps across every replica. Per bucket key K:
- *   K    hash  { spend, reserved }   (its existence means "known": seeded from the ledger)
+ *   K    hash  { spend, reserved, seed }   (its existence means "known": seeded from the ledger,
+ *              read in the PostgreSQL snapshot `seed`)
  *   K:r  zset  reservation id -> expiry (ms)
  *   K:a  hash  reservation id -> amount
- * All three expire a day after the bucket's period ends.
+ *   K:u  hash  reservation ids of requests admitted without the store, charged
+ *   K:c  hash  request ids charged late (LATE_CHARGE)
+ * All expire a day after the bucket's period ends.
  */
 
 const PURGE_EXPIRED = `
@@ -101,9 +104,10 @@ return admitted
  * bucket still holds the reservation; 'u': a request admitted without the store, charged once;
  * 'u:<generation>': its replay), amount to charge, reservation to return; then the stream
  * entry's fields ('e', event, 'e', event...).
- * Returns, per group, its bucket's spend before the batch, or -1 where the group was not charged
- * (the bucket is unknown or, for a replay, no longer holds it: its seed came from the ledger).
- * The gateway adds each settle's charges to that in order for the spend each left behind.
+ * Returns, per group, its bucket's spend before the batch, or -1 where the bucket is unknown (its
+ * seed comes from the ledger); then the numbers of the groups not charged although their bucket is
+ * known (a replay into a bucket that no longer holds it, a request charged already). The gateway
+ * adds each settle's charges to that in order for the spend each left behind.
  *
  * Each bucket's state is read once, the groups are applied in order to that copy, and what changed
  * is written back once at the end: a call into Redis from Lua costs more than the arithmetic it
@@ -132,7 +136,7 @@ local function holding(k, id)
   end
   return v
 end
-local out, at = {}, 2
+local out, skipped, at = {}, {}, 2
 for g = 1, tonumber(ARGV[1]) do
   local k, id, mode, amount, release = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
   at = at + 5
@@ -155,17 +159,18 @@ for g = 1, tonumber(ARGV[1]) do
       if ttl > 0 then redis.call('PEXPIRE', k .. ':u', ttl) end
     end
   end
-  if charge then
+  if charge or isKnown(k) then
     if base[k] == nil then
       base[k] = tonumber(redis.call('HGET', k, 'spend') or '0')
       spend[k] = 0
     end
-    spend[k] = spend[k] + amount
+    if charge then spend[k] = spend[k] + amount else skipped[#skipped + 1] = g end
     out[g] = base[k]
   else
     out[g] = -1
   end
 end
+for _, g in ipairs(skipped) do out[#out + 1] = g end
 local fields = #ARGV - at + 1
 if fields > 0 then
   redis.call('XADD', KEYS[1], '*', unpack(ARGV, at))
@@ -247,11 +252,30 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 `;
 
-/** KEYS: bucket. ARGV: spend, retain-until (ms). Known buckets keep their counters. */
+/**
+ * KEYS: bucket. ARGV: spend, retain-until (ms), the ledger snapshot the spend was read in (kept as
+ * the bucket's `seed`; '' for none). Known buckets keep their counters.
+ */
 export const SEED = `
 if redis.call('HSETNX', KEYS[1], 'spend', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'reserved', 0)
+  redis.call('HSET', KEYS[1], 'reserved', 0, 'seed', ARGV[3])
   redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 end
+return 1
+`;
+
+/**
+ * Charges a request whose settle found its bucket unknown, once its usage is in the ledger and
+ * the bucket's seed is known not to hold it: only while the bucket is still the one seeded then
+ * (`seed`), and once per request (`K:c`, request ids, kept as long as the bucket).
+ * KEYS: bucket. ARGV: request id, amount, the seed's snapshot.
+ * Returns 1 if charged, 0 if charged before, -1 if the bucket is unknown or seeded anew.
+ */
+export const LATE_CHARGE = `
+if redis.call('HGET', KEYS[1], 'seed') ~= ARGV[3] then return -1 end
+if redis.call('HSETNX', KEYS[1] .. ':c', ARGV[1], 1) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'spend', ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1] .. ':c', ttl) end
 return 1
 `;

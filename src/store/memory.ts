@@ -82,9 +82,9 @@ export class MemorySpendStore implements SpendStore {
       const bucket = this.#buckets.get(key);
       if (!bucket) return undefined;
       if (unreserved) {
-        if ((replay && unreserved.generation !== GENERATION) || bucket.unreserved?.has(id)) return undefined;
+        if ((replay && unreserved.generation !== GENERATION) || bucket.unreserved?.has(id)) return bucket.spend;
         (bucket.unreserved ??= new Set()).add(id);
-      } else if (replay && !bucket.holds.has(id)) return undefined;
+      } else if (replay && !bucket.holds.has(id)) return bucket.spend;
       else this.#shrink(bucket, id, release);
       bucket.spend += amount;
       return bucket.spend;

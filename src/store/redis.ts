@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, RestoredReservation, SettleOptions, SpendStore } from '../budget/spend-store.js';
+import type { BucketCharge, BucketReservation, BucketState, LateChargeOutcome, ReserveOutcome, RestoredReservation, SettleOptions, SpendStore } from '../budget/spend-store.js';
 import type { UsageStreams } from '../ledger/usage-stream.js';
 import { PairMap } from '../pair-map.js';
-import { GENERATION, RELEASE, RESERVE, RESTORE, SEED, SETTLE } from './lua.js';
+import { GENERATION, LATE_CHARGE, RELEASE, RESERVE, RESTORE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
 const MAX_SETTLES_PER_SCRIPT = 256;
@@ -22,7 +22,7 @@ const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
 
 /** Scripts defined without a fixed key count take it as their first argument. */
 type ScriptCall = (...numKeysThenArgs: (string | number)[]) => Promise<unknown>;
-type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration' | 'bgRestore', ScriptCall>;
+type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration' | 'bgRestore' | 'bgLateCharge', ScriptCall>;
 
 export interface RedisSpendStoreOptions {
   /** Prefix of every key, so several deployments (or test runs) can share one Redis. */
@@ -69,6 +69,7 @@ export class RedisSpendStore implements SpendStore {
     redis.defineCommand('bgSeed', { lua: SEED, numberOfKeys: 1 });
     redis.defineCommand('bgGeneration', { lua: GENERATION, numberOfKeys: 1 });
     redis.defineCommand('bgRestore', { lua: RESTORE });
+    redis.defineCommand('bgLateCharge', { lua: LATE_CHARGE, numberOfKeys: 1 });
     // A settle script carries a whole batch already: it goes out at once, past ioredis'
     // auto-pipeline, whose Pipeline for a command alone in its tick cost 30-60 µs of CPU per
     // script (measured); reserves and releases of one tick still share a write through it.
@@ -152,15 +153,20 @@ export class RedisSpendStore implements SpendStore {
     const { args, slots } = settleScript(batch, (key) => this.#key(key));
     this.#scripts.bgSettle(3, this.options.usage.stream, this.options.usage.count, this.#generationKey, ...args).then(
       (reply) => {
+        const groups = args[0] as number;
+        const out = reply as number[];
+        // Groups not charged (after the spends: their numbers, counted from 1), mostly none.
+        const skipped = out.length > groups ? new Set(out.slice(groups).map((g) => g - 1)) : undefined;
         // Each settle's spend per bucket: the bucket's spend before the batch plus the charges
         // of the batch up to its own, in order, as one settle at a time would have found it.
         const running = new Map<string, number>();
         let at = 0;
         for (const s of batch) {
           s.resolve(s.charges.map((c) => {
-            const before = (reply as number[])[slots[at++]!]!;
+            const group = slots[at++]!;
+            const before = out[group]!;
             if (before < 0) return undefined;
-            const after = (running.get(c.key) ?? before) + c.amount;
+            const after = (running.get(c.key) ?? before) + (skipped?.has(group) ? 0 : c.amount);
             running.set(c.key, after);
             return after;
           }));
@@ -180,8 +186,17 @@ export class RedisSpendStore implements SpendStore {
     await this.#scripts.bgRelease(keys.length, ...keys.map((k) => this.#key(k)), id, ...(amounts ?? []));
   }
 
-  async seed(key: string, spend: number, periodEndMs: number): Promise<void> {
-    await this.#scripts.bgSeed(this.#key(key), spend, periodEndMs + RETAIN_AFTER_PERIOD_MS);
+  async seed(key: string, spend: number, periodEndMs: number, snapshot = ''): Promise<void> {
+    await this.#scripts.bgSeed(this.#key(key), spend, periodEndMs + RETAIN_AFTER_PERIOD_MS, snapshot);
+  }
+
+  async seededFrom(key: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.#key(key), 'seed')) || undefined;
+  }
+
+  async lateCharge(key: string, requestId: string, amount: number, snapshot: string): Promise<LateChargeOutcome> {
+    const reply = Number(await this.#scripts.bgLateCharge(this.#key(key), requestId, amount, snapshot));
+    return reply === 1 ? 'charged' : reply === 0 ? 'charged-before' : 'seeded-anew';
   }
 
   async read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]> {

@@ -77,6 +77,21 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
     expect(await store.read(['t'])).toEqual([{ spend: 50, reserved: 0 }]);
   });
 
+  it('tells in one script the settles charged, those a replay leaves alone, and buckets unknown', async () => {
+    const [a, b, c] = await admitted(3);
+    await store.release(b!, ['t']); // b's bucket was rebuilt: its replay is not charged
+    const settled = [
+      settle(a!, 10),
+      store.settle(b!, [{ key: 't', amount: 10, release: 100 }, { key: 'gone', amount: 10, release: 100 }], '{}', { replay: true }),
+      settle(c!, 5),
+    ];
+    const after = await Promise.all(settled);
+    expect(scripts).toEqual([3]);
+    // The replay reports the spend as it stands in the bucket it left alone, and undefined in the unknown one.
+    expect(after).toEqual([[10], [10, undefined], [15]]);
+    expect(await store.read(['t', 'gone'])).toEqual([{ spend: 15, reserved: 0 }, undefined]);
+  });
+
   it('keeps the reservation in place while a settle gathers, so it never frees room early', async () => {
     store = open(200);
     const [id] = await admitted(1);
@@ -193,14 +208,15 @@ describe.skipIf(!url)(`settles gathered into one script${url ? '' : ' (set TEST_
   it('charges a request admitted without the store once, and its replay only in the generation it was sent in', async () => {
     const charge = [{ key: 't', amount: 7, release: 100 }];
     const generation = await vi.waitFor(() => store.generation() ?? Promise.reject(new Error('not read yet')));
-    // Its first settle ran although its answer was lost: the replay finds it charged.
+    // Its first settle ran although its answer was lost: the replay finds it charged (and answers
+    // the spend as it stands).
     expect(await store.settle('u1', charge, 'e1', { unreserved: { generation } })).toEqual([7]);
-    expect(await store.settle('u1', charge, 'e1', { unreserved: { generation }, replay: true })).toEqual([undefined]);
+    expect(await store.settle('u1', charge, 'e1', { unreserved: { generation }, replay: true })).toEqual([7]);
     // Never ran (Redis was away): its replay charges it.
     expect(await store.settle('u2', charge, 'e2', { unreserved: { generation }, replay: true })).toEqual([14]);
     // Sent before Redis lost its data (another generation): the rebuilt bucket has it from the ledger.
-    expect(await store.settle('u3', charge, 'e3', { unreserved: { generation: 'before' }, replay: true })).toEqual([undefined]);
-    expect(await store.settle('u4', charge, 'e4', { unreserved: { generation: undefined }, replay: true })).toEqual([undefined]);
+    expect(await store.settle('u3', charge, 'e3', { unreserved: { generation: 'before' }, replay: true })).toEqual([14]);
+    expect(await store.settle('u4', charge, 'e4', { unreserved: { generation: undefined }, replay: true })).toEqual([14]);
     expect(await store.read(['t'])).toEqual([{ spend: 14, reserved: 0 }]);
     // What was charged is remembered no longer than the bucket.
     const check = new Redis(url!);
