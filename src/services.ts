@@ -25,7 +25,7 @@ import { LedgerConsumerThread } from './ledger/consumer-thread.js';
 import { LedgerStreamConsumer, type StreamConsumerOptions } from './ledger/stream-consumer.js';
 import { usageStreams } from './ledger/usage-stream.js';
 import type { LedgerPipeline, LedgerSink } from './ledger/usage-event.js';
-import type { Logger } from './logger.js';
+import { repeatedLogs, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { budgetResetJob } from './jobs/budget-reset.js';
 import { outboxDelivery } from './jobs/outbox-delivery.js';
@@ -120,6 +120,13 @@ export async function startServices(
       (err: unknown) => logger.error({ err: (err as Error).message }, 'budget store came back empty: could not put back the reservations of requests in flight'),
     );
   });
+  // Requests still running keep their reservations past RESERVATION_TTL_MS.
+  const renewTimer = setInterval(() => {
+    guard.renewReservations().catch((err: unknown) =>
+      repeatedLogs(logger).warn({ err: (err as Error).message }, 'could not renew the reservations of requests still running'),
+    );
+  }, config.budget.reservationTtlMs / 3);
+  renewTimer.unref();
   // A connection that drops may have lost a Redis without persistence; one we close ourselves
   // (shutdown) lost nothing, and nothing would be left to write its recent usage anyway.
   const storeLost = (): void => settlement.storeLost();
@@ -155,6 +162,7 @@ export async function startServices(
     mode: { database: database.kind, store: redis ? 'redis' : 'in-process' },
     async stop() {
       clearInterval(priceTimer);
+      clearInterval(renewTimer);
       await scheduler.stop();
       settlement.stop();
       await settlement.flush();

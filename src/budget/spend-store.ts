@@ -68,6 +68,12 @@ export interface SettleOptions {
 
 export type LateChargeOutcome = 'charged' | 'charged-before' | 'seeded-anew';
 
+/** A reservation of requests still running, and the buckets it is held in. */
+export interface RenewedReservation {
+  readonly id: string;
+  readonly keys: readonly string[];
+}
+
 /** A reservation of requests still in flight, put back into a store that lost its data. */
 export interface RestoredReservation {
   readonly key: string;
@@ -123,6 +129,12 @@ export interface SpendStore {
    * The in-process store loses its data only with the process, and has neither.
    */
   onDataLost?(listener: () => void): void;
+  /**
+   * Moves the expiry of these reservations, where buckets still hold them, to `expiresAtMs` (never
+   * earlier): requests still running keep what they hold past the TTL, which is meant for
+   * replicas that died holding a reservation.
+   */
+  renew(reservations: readonly RenewedReservation[], expiresAtMs: number): Promise<void>;
   /** Puts back a reservation in the buckets given (those rebuilt already), once per id. */
   restore?(reservationId: string, buckets: readonly RestoredReservation[], nowMs: number, ttlMs: number): Promise<void>;
   /** Current states, undefined for unknown buckets. */

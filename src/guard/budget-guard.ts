@@ -131,10 +131,12 @@ export class BudgetGuard {
   readonly #withoutStore: (outcome: string) => { inc(): void };
   readonly #gauges: BudgetGauges;
   /**
-   * Requests admitted with a reservation and not yet finished, kept only with a store that can
-   * lose its data (Redis): what `restoreAfterLoss` puts back.
+   * Requests admitted with a reservation and not yet finished: whose reservations
+   * `renewReservations` keeps from expiring, and `restoreAfterLoss` puts back.
    */
-  readonly #inFlight: Set<Admission> | undefined;
+  readonly #inFlight = new Set<Admission>();
+  /** Those in flight at the last renewal. */
+  #inFlightAtRenewal = new WeakSet<Admission>();
   /** The last x-budget-* headers per budget (budgets live as long as their plan). */
   readonly #lastHeaders = new WeakMap<
     ScopedBudget,
@@ -159,7 +161,6 @@ export class BudgetGuard {
     this.#decisions = counterChildren(metrics.decisions);
     this.#withoutStore = counterChildren(metrics.storeUnavailable);
     this.#gauges = options.gauges ?? new BudgetGauges(metrics);
-    this.#inFlight = store.restore ? new Set() : undefined;
   }
 
   /**
@@ -265,7 +266,7 @@ export class BudgetGuard {
 
   /** A request's reservation ended (settled or released): its lease may now give back the rest. */
   finished(admission: Admission): void {
-    this.#inFlight?.delete(admission);
+    this.#inFlight.delete(admission);
     if (admission.lease) this.#leases!.done(admission.lease);
   }
 
@@ -278,7 +279,7 @@ export class BudgetGuard {
    */
   async restoreAfterLoss(): Promise<number> {
     const restore = this.store.restore?.bind(this.store);
-    if (!restore || !this.#inFlight) return 0;
+    if (!restore) return 0;
     this.#leases?.retireAll();
     const held = new Map<string, { budgets: readonly ScopedBudget[]; amounts: number[] }>();
     for (const a of this.#inFlight) {
@@ -295,6 +296,21 @@ export class BudgetGuard {
       }),
     );
     return held.size;
+  }
+
+  /**
+   * Keeps the reservations of requests still running from expiring: RESERVATION_TTL_MS is how long
+   * one outlives a replica that died holding it, and a slow stream can run longer. Called every
+   * third of the TTL, it gives those already in flight at the last call a full TTL again (the
+   * others have two thirds of theirs left at least). Returns how many reservations it renewed.
+   */
+  async renewReservations(): Promise<number> {
+    const due = new Map<string, readonly string[]>();
+    for (const a of this.#inFlight) if (this.#inFlightAtRenewal.has(a)) due.set(a.reservationId, a.budgets.map((b) => b.key));
+    this.#inFlightAtRenewal = new WeakSet(this.#inFlight);
+    if (due.size === 0) return 0;
+    await this.store.renew([...due].map(([id, keys]) => ({ id, keys })), this.now() + this.options.reservationTtlMs);
+    return due.size;
   }
 
   /** Gives back what leases still hold (shutdown). */
@@ -388,7 +404,7 @@ export class BudgetGuard {
     const status = overallStatus(base.budgets, spends);
     this.#decisions(status).inc();
     const admitted = admission(base, reservationId, lease, status, true, headers);
-    this.#inFlight?.add(admitted);
+    this.#inFlight.add(admitted);
     return admitted;
   }
 

@@ -219,6 +219,17 @@ return 1
 `;
 
 /**
+ * Moves the expiry of reservations still held to a later time (requests still running).
+ * ARGV: the new expiry (ms), then per reservation and bucket: bucket key, reservation id.
+ */
+export const RENEW = `
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', ARGV[i] .. ':r', 'XX', 'GT', ARGV[1], ARGV[i + 1])
+end
+return 1
+`;
+
+/**
  * Puts back a reservation of requests still in flight after Redis lost its data: the bucket,
  * rebuilt from the ledger, knows nothing of them, and would lend their room again. Unconditional
  * (they were admitted already) and once per reservation id; a bucket not rebuilt yet is skipped.

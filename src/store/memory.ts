@@ -1,6 +1,6 @@
 import { leaseGrant } from '../budget/lease.js';
 import { admits } from '../budget/thresholds.js';
-import type { BucketCharge, BucketReservation, BucketState, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
+import type { BucketCharge, BucketReservation, BucketState, RenewedReservation, ReserveOutcome, SettleOptions, SpendStore } from '../budget/spend-store.js';
 
 interface Bucket {
   spend: number;
@@ -98,6 +98,16 @@ export class MemorySpendStore implements SpendStore {
       const bucket = this.#buckets.get(key);
       if (bucket) this.#shrink(bucket, id, amounts?.[i] ?? Number.POSITIVE_INFINITY);
     });
+  }
+
+  async renew(reservations: readonly RenewedReservation[], expiresAtMs: number): Promise<void> {
+    for (const { id, keys } of reservations) {
+      for (const key of keys) {
+        const hold = this.#buckets.get(key)?.holds.get(id);
+        // Only later: `nextExpiryMs` stays a time before which no hold expires.
+        if (hold && hold.expiresAtMs < expiresAtMs) hold.expiresAtMs = expiresAtMs;
+      }
+    }
   }
 
   async seed(key: string, spend: number, periodEndMs: number): Promise<void> {

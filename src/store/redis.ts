@@ -1,9 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BucketCharge, BucketReservation, BucketState, LateChargeOutcome, ReserveOutcome, RestoredReservation, SettleOptions, SpendStore } from '../budget/spend-store.js';
+import type {
+  BucketCharge,
+  BucketReservation,
+  BucketState,
+  LateChargeOutcome,
+  RenewedReservation,
+  ReserveOutcome,
+  RestoredReservation,
+  SettleOptions,
+  SpendStore,
+} from '../budget/spend-store.js';
 import type { UsageStreams } from '../ledger/usage-stream.js';
 import { PairMap } from '../pair-map.js';
-import { GENERATION, LATE_CHARGE, RELEASE, RESERVE, RESTORE, SEED, SETTLE } from './lua.js';
+import { GENERATION, LATE_CHARGE, RELEASE, RENEW, RESERVE, RESTORE, SEED, SETTLE } from './lua.js';
 
 /** Settles in one script at most; a bigger batch leaves at once. */
 const MAX_SETTLES_PER_SCRIPT = 256;
@@ -22,7 +32,7 @@ const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
 
 /** Scripts defined without a fixed key count take it as their first argument. */
 type ScriptCall = (...numKeysThenArgs: (string | number)[]) => Promise<unknown>;
-type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration' | 'bgRestore' | 'bgLateCharge', ScriptCall>;
+type Scripts = Record<'bgReserve' | 'bgSettle' | 'bgRelease' | 'bgSeed' | 'bgGeneration' | 'bgRestore' | 'bgLateCharge' | 'bgRenew', ScriptCall>;
 
 export interface RedisSpendStoreOptions {
   /** Prefix of every key, so several deployments (or test runs) can share one Redis. */
@@ -70,6 +80,7 @@ export class RedisSpendStore implements SpendStore {
     redis.defineCommand('bgGeneration', { lua: GENERATION, numberOfKeys: 1 });
     redis.defineCommand('bgRestore', { lua: RESTORE });
     redis.defineCommand('bgLateCharge', { lua: LATE_CHARGE, numberOfKeys: 1 });
+    redis.defineCommand('bgRenew', { lua: RENEW, numberOfKeys: 0 });
     // A settle script carries a whole batch already: it goes out at once, past ioredis'
     // auto-pipeline, whose Pipeline for a command alone in its tick cost 30-60 µs of CPU per
     // script (measured); reserves and releases of one tick still share a write through it.
@@ -90,6 +101,12 @@ export class RedisSpendStore implements SpendStore {
   /** Called when Redis is found holding other data than before: it came back empty. */
   onDataLost(listener: () => void): void {
     this.#dataLost.push(listener);
+  }
+
+  async renew(reservations: readonly RenewedReservation[], expiresAtMs: number): Promise<void> {
+    const args: (string | number)[] = [expiresAtMs];
+    for (const { id, keys } of reservations) for (const key of keys) args.push(this.#key(key), id);
+    if (args.length > 1) await this.#scripts.bgRenew(...args);
   }
 
   async restore(id: string, buckets: readonly RestoredReservation[], nowMs: number, ttlMs: number): Promise<void> {

@@ -120,6 +120,23 @@ function contract(name: string, makeSubject: () => Promise<Subject>, skip = fals
       expect(await store.read([key('a')])).toEqual([{ spend: 4, reserved: 1 }]);
     });
 
+    it('renews a reservation still held to a later expiry, never an earlier one', async () => {
+      await store.seed(key('a'), 0, END);
+      await store.seed(key('b'), 0, END);
+      await store.reserve('running', [bucket(key('a'), 100, 10), bucket(key('b'), 100, 10)], T0, HOUR);
+      await store.reserve('other', [bucket(key('a'), 100, 20)], T0, HOUR);
+      await store.renew([{ id: 'running', keys: [key('a'), key('b')] }, { id: 'settled', keys: [key('a')] }], T0 + 3 * HOUR);
+      await store.renew([{ id: 'running', keys: [key('a')] }], T0 + 2 * HOUR);
+      // At its first expiry only the one not renewed goes.
+      await store.reserve('probe1', [bucket(key('a'), 100, 1), bucket(key('b'), 100, 1)], T0 + HOUR, 4 * HOUR);
+      expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 0, reserved: 11 }, { spend: 0, reserved: 11 }]);
+      await store.reserve('probe2', [bucket(key('a'), 100, 1), bucket(key('b'), 100, 1)], T0 + 2 * HOUR, 4 * HOUR);
+      expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 0, reserved: 12 }, { spend: 0, reserved: 12 }]);
+      // Then at the renewed expiry.
+      await store.reserve('probe3', [bucket(key('a'), 100, 1), bucket(key('b'), 100, 1)], T0 + 3 * HOUR, 4 * HOUR);
+      expect(await store.read([key('a'), key('b')])).toEqual([{ spend: 0, reserved: 3 }, { spend: 0, reserved: 3 }]);
+    });
+
     it('expires each reservation at its own time, whatever order they were taken in', async () => {
       const MINUTE = 60_000;
       await store.seed(key('a'), 0, END);
