@@ -137,6 +137,12 @@ export interface SpendStore {
   renew(reservations: readonly RenewedReservation[], expiresAtMs: number): Promise<void>;
   /** Puts back a reservation in the buckets given (those rebuilt already), once per id. */
   restore?(reservationId: string, buckets: readonly RestoredReservation[], nowMs: number, ttlMs: number): Promise<void>;
+  /**
+   * When the oldest usage event the store still holds for the ledger was added (epoch ms, the
+   * store's clock), undefined when none waits: a store that can lose its data (Redis) says, so a
+   * replica knows how much of its recent usage it may have to write itself.
+   */
+  unwrittenSinceMs?(): Promise<number | undefined>;
   /** Current states, undefined for unknown buckets. */
   read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]>;
   close(): Promise<void>;

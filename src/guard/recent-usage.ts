@@ -29,6 +29,8 @@ export class RecentUsage {
   #tail = 0;
   /** The lap of the byte ring new events are written in; it turns when writing goes back to the start. */
   #currentLap = 0;
+  /** Events from `windowMs` before this on are kept past the window (`holdFrom`). */
+  #holdFromMs = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly windowMs: number,
@@ -48,8 +50,17 @@ export class RecentUsage {
     return this.#tail - this.#head;
   }
 
+  /**
+   * Keeps the events from `windowMs` before `atMs` on, however old, until it is moved (infinity:
+   * the window alone): those the ledger may not have yet, while the store holds usage unwritten
+   * since `atMs`. Still at most `max`.
+   */
+  holdFrom(atMs: number): void {
+    this.#holdFromMs = atMs;
+  }
+
   add(event: string, nowMs: number): void {
-    this.#dropOld(nowMs - this.windowMs);
+    this.#dropOld(Math.min(nowMs, this.#holdFromMs) - this.windowMs);
     if (this.size === this.#atMs.length) this.#growIndex();
     const length = Buffer.byteLength(event);
     let at = this.#placeFor(length);

@@ -18,10 +18,14 @@ const MAX_OWED_SETTLES = 100_000;
 /**
  * How long a usage event the store took is kept here too: longer than the ledger consumer takes
  * to move it from the Redis stream into the database (up to a second gathering a batch, then its
- * write: `redisLedger` in src/services.ts).
+ * write: `redisLedger` in src/services.ts), and than the clocks of Redis and of this replica may
+ * differ. For as long as the stream holds older events unwritten (the database away), from then on.
  */
 const RECENT_MS = 5_000;
-const MAX_RECENT = 50_000;
+/** Usage events kept at most (about 40 MB, outside the heap). */
+const MAX_RECENT = 100_000;
+/** How often the stream is asked since when it holds events unwritten. */
+const UNWRITTEN_POLL_MS = 1_000;
 
 /** How a proxied request ended, as far as its cost is concerned. */
 export interface Completion {
@@ -56,6 +60,7 @@ export class Settlement {
   #retries: OwedSettle[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #recent = new RecentUsage(RECENT_MS, MAX_RECENT);
+  #unwrittenTimer: NodeJS.Timeout | undefined;
   readonly #spend: (tenant: string) => { inc(value: number): void };
 
   constructor(
@@ -71,6 +76,18 @@ export class Settlement {
     private readonly late?: LateCharges,
   ) {
     this.#spend = counterChildren(metrics.tenantSpend);
+    const unwrittenSince = store.unwrittenSinceMs?.bind(store);
+    if (writeDirect && unwrittenSince) {
+      // Usage the stream holds unwritten (the database away) is kept here until it is written:
+      // a Redis that dies meanwhile takes it along, and this is then the only copy.
+      this.#unwrittenTimer = setInterval(() => {
+        unwrittenSince().then(
+          (atMs) => this.#recent.holdFrom(atMs ?? Number.POSITIVE_INFINITY),
+          () => {}, // Redis away: keep what is held until it can be asked again
+        );
+      }, UNWRITTEN_POLL_MS);
+      this.#unwrittenTimer.unref();
+    }
   }
 
   complete(admission: Admission, completion: Completion): void {
@@ -151,8 +168,9 @@ export class Settlement {
 
   /**
    * The store's connection dropped. A Redis without persistence that died took the usage events
-   * its stream still held; those settled in the last seconds are written straight to the database
-   * (idempotent on the request id, so the ones already flushed are not counted twice).
+   * its stream still held; those settled in the last seconds, or since the stream's oldest
+   * unwritten event, are written straight to the database (idempotent on the request id, so the
+   * ones already flushed are not counted twice).
    */
   storeLost(): void {
     const recent = this.#recent.drain();
@@ -164,6 +182,8 @@ export class Settlement {
   stop(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    clearInterval(this.#unwrittenTimer);
+    this.#unwrittenTimer = undefined;
   }
 
   /** The store took the usage: keep it for a while (Redis mode), and note the spends it left. */

@@ -216,6 +216,12 @@ export class RedisSpendStore implements SpendStore {
     return reply === 1 ? 'charged' : reply === 0 ? 'charged-before' : 'seeded-anew';
   }
 
+  async unwrittenSinceMs(): Promise<number | undefined> {
+    // The consumer deletes each entry once it is in the ledger: the first one left is the oldest unwritten.
+    const [entry] = await this.redis.xrange(this.options.usage.stream, '-', '+', 'COUNT', 1);
+    return entry ? Number(entry[0].split('-')[0]) : undefined;
+  }
+
   async read(keys: readonly string[]): Promise<readonly (BucketState | undefined)[]> {
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.hmget(this.#key(key), 'spend', 'reserved');

@@ -16,6 +16,21 @@ describe('the window of recent usage events', () => {
     expect(recent.drain()).toEqual(['e']);
   });
 
+  it('keeps events past the window from windowMs before the time held from, until that moves', () => {
+    const recent = new RecentUsage(5_000, 100);
+    recent.add('a', 1_000);
+    recent.add('b', 3_000);
+    recent.holdFrom(6_000); // the stream holds usage unwritten since 6,000 (on its own clock)
+    recent.add('c', 20_000);
+    expect(recent.size).toBe(3);
+    recent.holdFrom(7_000); // written up to 7,000: a (and only a) is older than 5 s before that
+    recent.add('d', 21_000);
+    expect(recent.size).toBe(3);
+    recent.holdFrom(Number.POSITIVE_INFINITY); // nothing waits: the window alone
+    recent.add('e', 21_000);
+    expect(recent.drain()).toEqual(['c', 'd', 'e']);
+  });
+
   it('keeps at most max events, dropping the oldest', () => {
     const recent = new RecentUsage(60_000, 3);
     for (const [i, event] of ['a', 'b', 'c', 'd', 'e'].entries()) recent.add(event, i);
