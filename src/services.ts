@@ -14,8 +14,8 @@ import { BudgetGauges } from './guard/budget-gauges.js';
 import { BudgetGuard } from './guard/budget-guard.js';
 import { CrossingRecorder } from './guard/crossings.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './guard/invalidation.js';
-import { PriceBook } from './guard/price-book.js';
 import { LateCharges } from './guard/late-charges.js';
+import { PriceBook } from './guard/price-book.js';
 import { Settlement } from './guard/settlement.js';
 import { TenantDirectory } from './guard/tenant-directory.js';
 import type { ReadinessCheck } from './http/health.js';
@@ -166,10 +166,11 @@ export async function startServices(
       await scheduler.stop();
       settlement.stop();
       await settlement.flush();
-      await late?.stop();
       guard.retireLeases();
       await ledger.pipeline.stop();
       await ledger.direct?.stop();
+      // After the ledger's last writes: late charges whose usage they wrote are settled.
+      await late?.stop();
       await invalidation.close();
       redis?.off('close', storeLost);
       await ledger.store.close();

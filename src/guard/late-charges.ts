@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { ScopedBudget } from '../budget/scopes.js';
 import type { SpendStore } from '../budget/spend-store.js';
 import type { Db } from '../db/client.js';
@@ -14,6 +15,8 @@ const EVERY_MS = 1_000;
 const GIVE_UP_MS = 3_600_000;
 /** Charges kept waiting at most (a few hundred bytes each). */
 const MAX_WAITING = 100_000;
+/** How long the last look at shutdown may take. */
+const LAST_LOOK_MS = 2_000;
 
 interface LateCharge {
   readonly requestId: string;
@@ -107,12 +110,16 @@ export class LateCharges {
     if (charged > 0) logger.info({ charged }, 'charged usage that settled while its bucket was lost, and that the rebuilt bucket did not count');
   }
 
-  /** Stops looking (shutdown); a run under way finishes. */
+  /**
+   * Stops looking (shutdown), after one last look within 2 s: a charge whose usage reached the
+   * ledger meanwhile is settled now rather than lost with the process.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#running;
+    if (this.#waiting.size > 0) await Promise.race([this.run(), wait(LAST_LOOK_MS, undefined, { ref: false })]);
   }
 
   #schedule(): void {
