@@ -114,8 +114,8 @@ export async function startServices(
       ? new LateCharges({ store: { seededFrom: seededFrom.bind(ledger.store), lateCharge: lateCharge.bind(ledger.store) }, db: database.db, seed: (b) => guard.seed(b), logger })
       : undefined;
   const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue, late);
-  ledger.store.onDataLost?.(() => {
-    guard.restoreAfterLoss().then(
+  ledger.store.onDataLost?.((othersBackByMs) => {
+    guard.restoreAfterLoss(othersBackByMs).then(
       (restored) => logger.warn({ restored }, 'budget store came back empty: counters rebuilt from the ledger, reservations of requests in flight put back'),
       (err: unknown) => logger.error({ err: (err as Error).message }, 'budget store came back empty: could not put back the reservations of requests in flight'),
     );

@@ -126,9 +126,11 @@ export interface SpendStore {
    * A shared store that can lose its data while this replica runs (a Redis restarted without
    * persistence) tells `listener` when it finds that it has, so the replica can put back what its
    * requests in flight hold (`restore`): a bucket rebuilt from the ledger knows nothing of them.
-   * The in-process store loses its data only with the process, and has neither.
+   * `othersBackByMs` (epoch ms) is when every other replica will have found it too, and put back
+   * what its own requests hold. The in-process store loses its data only with the process, and
+   * has neither.
    */
-  onDataLost?(listener: () => void): void;
+  onDataLost?(listener: (othersBackByMs: number) => void): void;
   /**
    * Moves the expiry of these reservations, where buckets still hold them, to `expiresAtMs` (never
    * earlier): requests still running keep what they hold past the TTL, which is meant for

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { costFromUsage, type ModelPrice } from '../budget/cost.js';
 import { estimateTokens } from '../budget/estimate.js';
 import type { Period } from '../budget/period.js';
@@ -137,6 +138,8 @@ export class BudgetGuard {
   readonly #inFlight = new Set<Admission>();
   /** Those in flight at the last renewal. */
   #inFlightAtRenewal = new WeakSet<Admission>();
+  /** Admission waits until then (epoch ms): the store lost its data, other replicas are still putting theirs back. */
+  #pausedUntilMs = 0;
   /** The last x-budget-* headers per budget (budgets live as long as their plan). */
   readonly #lastHeaders = new WeakMap<
     ScopedBudget,
@@ -170,6 +173,11 @@ export class BudgetGuard {
    * skipped is a turn of the microtask queue and a promise the request does not allocate.
    */
   admit(caller: Caller, request: CostRequest, requestId: string): Admission | Promise<Admission> {
+    if (this.#pausedUntilMs !== 0) {
+      const left = this.#pausedUntilMs - Date.now();
+      if (left > 0) return wait(left, undefined, { ref: false }).then(() => this.admit(caller, request, requestId));
+      this.#pausedUntilMs = 0;
+    }
     try {
       const limit = this.globalLimit();
       if (limit instanceof Promise) return limit.then((global) => this.#admit(caller, request, requestId, global));
@@ -272,14 +280,17 @@ export class BudgetGuard {
 
   /**
    * The store came back without its data (a Redis restarted empty): its buckets are rebuilt from
-   * the ledger, which knows nothing of the requests still in flight here, so they would lend
-   * those requests' room again. Leases stop lending (their rest went with the data), and what
-   * each request in flight holds is put back, in buckets seeded first, before it settles.
-   * Returns how many reservations were put back.
+   * the ledger, which knows nothing of the requests still in flight, so they would lend those
+   * requests' room again. Leases stop lending (their rest went with the data), and what each
+   * request in flight here holds is put back, in buckets seeded first, before it settles. Other
+   * replicas do the same as they reconnect: until `othersBackByMs` (epoch ms) this one admits
+   * nothing, so it lends none of their requests' room either. Returns how many reservations
+   * were put back.
    */
-  async restoreAfterLoss(): Promise<number> {
+  async restoreAfterLoss(othersBackByMs = 0): Promise<number> {
     const restore = this.store.restore?.bind(this.store);
     if (!restore) return 0;
+    this.#pausedUntilMs = Math.max(this.#pausedUntilMs, othersBackByMs);
     this.#leases?.retireAll();
     const held = new Map<string, { budgets: readonly ScopedBudget[]; amounts: number[] }>();
     for (const a of this.#inFlight) {

@@ -255,12 +255,16 @@ return out
 
 /**
  * Names the data Redis holds (SettleOptions.unreserved): set once, it lasts as long as that data,
- * and a Redis that came back empty gets a new one from the first replica to ask.
- * KEYS: the generation. ARGV: a new name, kept only if there is none yet. Returns the generation.
+ * and a Redis that came back empty gets a new one from the first replica to ask, ending with
+ * when it was made ('@' and Redis's clock in ms).
+ * KEYS: the generation. ARGV: a new name, kept only if there is none yet. Returns the generation
+ * and Redis's clock now (ms).
  */
 export const GENERATION = `
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('GET', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], ARGV[1] .. '@' .. now, 'NX')
+return {redis.call('GET', KEYS[1]), now}
 `;
 
 /**

@@ -26,6 +26,13 @@ const SETTLE_LINGER_MS = 2;
 
 /** Where Redis keeps the name of the data it holds (see GENERATION in lua.ts). */
 const GENERATION_KEY = 'generation';
+/**
+ * How long after Redis came back empty every replica has reconnected: each tries again every
+ * 0.2 s more, up to every 2 s (REQUEST_PATH_REDIS), and a connection opens in milliseconds.
+ * Replicas that reconnected admit nothing until then (`onDataLost`), so those still away can put
+ * back what their requests in flight hold first.
+ */
+const RECONNECTED_WITHIN_MS = 3_000;
 
 /** How long after its period a bucket is kept, for late settles and the admin view. */
 const RETAIN_AFTER_PERIOD_MS = 24 * 3_600_000;
@@ -67,7 +74,7 @@ export class RedisSpendStore implements SpendStore {
   readonly #lingerMs: number;
   #generation: string | undefined;
   readonly #generationKey: string;
-  readonly #dataLost: (() => void)[] = [];
+  readonly #dataLost: ((othersBackByMs: number) => void)[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -98,8 +105,11 @@ export class RedisSpendStore implements SpendStore {
     return this.#generation;
   }
 
-  /** Called when Redis is found holding other data than before: it came back empty. */
-  onDataLost(listener: () => void): void {
+  /**
+   * Called when Redis is found holding other data than before (it came back empty), with when
+   * (epoch ms, this process's clock) every replica will have reconnected too.
+   */
+  onDataLost(listener: (othersBackByMs: number) => void): void {
     this.#dataLost.push(listener);
   }
 
@@ -245,10 +255,15 @@ export class RedisSpendStore implements SpendStore {
 
   #readGeneration(): void {
     this.#scripts.bgGeneration(this.#generationKey, randomUUID()).then(
-      (name) => {
+      (reply) => {
+        const [name, redisNowMs] = reply as [string, number];
         const before = this.#generation;
-        this.#generation = String(name);
-        if (before !== undefined && before !== this.#generation) for (const listener of this.#dataLost) listener();
+        this.#generation = name;
+        if (before === undefined || before === name) return;
+        // Made when the first replica reconnected (none before this version said when: at once).
+        const madeAtMs = Number(name.split('@')[1] ?? redisNowMs);
+        const othersBackByMs = Date.now() + Math.max(0, madeAtMs + RECONNECTED_WITHIN_MS - redisNowMs);
+        for (const listener of this.#dataLost) listener(othersBackByMs);
       },
       () => {
         // Read again on the next connection.
