@@ -15,6 +15,8 @@ const EVERY_MS = 1_000;
 const GIVE_UP_MS = 3_600_000;
 /** Charges kept waiting at most (a few hundred bytes each). */
 const MAX_WAITING = 100_000;
+/** Charges looked at in one pass at most: one ledger query holds their request ids. */
+const PER_PASS = 5_000;
 /** How long the last look at shutdown may take. */
 const LAST_LOOK_MS = 2_000;
 
@@ -70,9 +72,9 @@ export class LateCharges {
     this.#schedule();
   }
 
-  /** Settles what can be settled now: charged, found counted, or given up. */
+  /** Settles what can be settled now (of the oldest 5,000 waiting): charged, found counted, or given up. */
   async run(): Promise<void> {
-    const waiting = [...this.#waiting];
+    const waiting = [...take(this.#waiting, PER_PASS)];
     if (waiting.length === 0) return;
     const { store, db, seed, logger } = this.deps;
     let charged = 0;
@@ -132,5 +134,13 @@ export class LateCharges {
       });
     }, EVERY_MS);
     this.#timer.unref();
+  }
+}
+
+function* take<K, V>(map: ReadonlyMap<K, V>, n: number): Generator<[K, V]> {
+  if (n <= 0) return;
+  for (const entry of map) {
+    yield entry;
+    if (--n === 0) return;
   }
 }
