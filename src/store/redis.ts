@@ -260,7 +260,7 @@ export class RedisSpendStore implements SpendStore {
         const before = this.#generation;
         this.#generation = name;
         if (before === undefined || before === name) return;
-        // Made when the first replica reconnected (none before this version said when: at once).
+        // Made when the first replica reconnected (a name from before this version says not when: now).
         const madeAtMs = Number(name.split('@')[1] ?? redisNowMs);
         const othersBackByMs = Date.now() + Math.max(0, madeAtMs + RECONNECTED_WITHIN_MS - redisNowMs);
         for (const listener of this.#dataLost) listener(othersBackByMs);
