@@ -287,7 +287,7 @@ export class BudgetGuard {
    * nothing, so it lends none of their requests' room either. Returns how many reservations
    * were put back.
    */
-  async restoreAfterLoss(othersBackByMs = 0): Promise<number> {
+  async restoreAfterLoss(othersBackByMs: number): Promise<number> {
     const restore = this.store.restore?.bind(this.store);
     if (!restore) return 0;
     this.#pausedUntilMs = Math.max(this.#pausedUntilMs, othersBackByMs);
