@@ -15,6 +15,7 @@ import { BudgetGuard } from './guard/budget-guard.js';
 import { CrossingRecorder } from './guard/crossings.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './guard/invalidation.js';
 import { LateCharges } from './guard/late-charges.js';
+import { OwedReleases } from './guard/owed-releases.js';
 import { PriceBook } from './guard/price-book.js';
 import { Settlement } from './guard/settlement.js';
 import { TenantDirectory } from './guard/tenant-directory.js';
@@ -99,6 +100,8 @@ export async function startServices(
   priceTimer.unref();
 
   const gauges = new BudgetGauges(metrics);
+  // Releases the store did not take wait for the settles owed to it (Settlement, made below).
+  const owedReleases = redis ? new OwedReleases(ledger.store, logger, (): number => settlement.settlesOwed) : undefined;
   const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, () => directory.global(), {
     failMode: config.budgetFailMode,
     // Leases save a Redis round trip per request; an in-process store has none to save.
@@ -107,13 +110,14 @@ export async function startServices(
     defaultCompletionTokens: config.budget.defaultCompletionTokens,
     fallbackPrice: FALLBACK_PRICE,
     gauges,
+    owedReleases,
   });
   const { seededFrom, lateCharge } = ledger.store;
   const late =
     seededFrom && lateCharge
       ? new LateCharges({ store: { seededFrom: seededFrom.bind(ledger.store), lateCharge: lateCharge.bind(ledger.store) }, db: database.db, seed: (b) => guard.seed(b), logger })
       : undefined;
-  const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue, late);
+  const settlement = new Settlement(ledger.store, guard, prices, metrics, logger, now, ledger.direct?.enqueue, late, owedReleases);
   ledger.store.onDataLost?.((othersBackByMs) => {
     guard.restoreAfterLoss(othersBackByMs).then(
       (restored) => logger.warn({ restored }, 'budget store came back empty: counters rebuilt from the ledger, reservations of requests in flight put back'),
@@ -165,8 +169,10 @@ export async function startServices(
       clearInterval(renewTimer);
       await scheduler.stop();
       settlement.stop();
+      owedReleases?.stop();
       await settlement.flush();
       guard.retireLeases();
+      await owedReleases?.flush();
       await ledger.pipeline.stop();
       await ledger.direct?.stop();
       // After the ledger's last writes: late charges whose usage they wrote are settled.

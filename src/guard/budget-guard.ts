@@ -16,6 +16,7 @@ import { budgetStates } from './budget-states.js';
 import { budgetHeaderWriter, refusalMessage } from './budget-headers.js';
 import type { CrossingRecorder } from './crossings.js';
 import { LeasePool, leaseSignature, type Lease, type LeaseSizing } from './leases.js';
+import type { OwedReleases } from './owed-releases.js';
 import type { PriceBook } from './price-book.js';
 import type { Caller } from './tenant-directory.js';
 
@@ -30,6 +31,8 @@ export interface GuardOptions {
   readonly fallbackPrice: ModelPrice;
   /** The budget gauges, shared with the scrape that refreshes them (by default the guard's own). */
   readonly gauges?: BudgetGauges;
+  /** Where a lease's rest waits to be given back later: the store did not take it (it was away), or settles are owed to it. */
+  readonly owedReleases?: Pick<OwedReleases, 'add' | 'behindSettles'>;
 }
 
 export interface CostRequest {
@@ -160,7 +163,7 @@ export class BudgetGuard {
     private readonly globalLimit: () => PeriodicLimit | undefined | Promise<PeriodicLimit | undefined>,
     private readonly options: GuardOptions,
   ) {
-    this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases);
+    this.#leases = options.leases && new LeasePool(store, options.leases.lifetimeMs, options.leases, options.owedReleases);
     this.#decisions = counterChildren(metrics.decisions);
     this.#withoutStore = counterChildren(metrics.storeUnavailable);
     this.#gauges = options.gauges ?? new BudgetGauges(metrics);
@@ -322,6 +325,11 @@ export class BudgetGuard {
     if (due.size === 0) return 0;
     await this.store.renew([...due].map(([id, keys]) => ({ id, keys })), this.now() + this.options.reservationTtlMs);
     return due.size;
+  }
+
+  /** The store did not take back this request's part of its lease (it was away): the lease's whole release returns it. */
+  partNotReturned(admission: Admission): void {
+    if (admission.lease) this.#leases!.partNotReturned(admission.lease);
   }
 
   /** Gives back what leases still hold (shutdown). */

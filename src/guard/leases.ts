@@ -1,4 +1,5 @@
 import type { SpendStore } from '../budget/spend-store.js';
+import type { OwedReleases } from './owed-releases.js';
 
 /**
  * Headroom leases (DESIGN "What the hot path costs"): far from their block lines, the buckets of
@@ -22,6 +23,10 @@ export interface Lease {
   /** Requests admitted under it in all. */
   admitted: number;
   retired: boolean;
+  /** A request's part the store did not take back (it was away): the lease's whole release returns it. */
+  unreturned: boolean;
+  /** Its whole reservation was given back (or owed): nothing of it is left to send again. */
+  restSent: boolean;
   /** Per bucket, spend as of the lease, raised by the settles seen since (for the x-budget-* headers). */
   readonly knownSpends: number[];
   timer: NodeJS.Timeout | undefined;
@@ -54,6 +59,8 @@ export class LeasePool {
     private readonly store: SpendStore,
     private readonly lifetimeMs: number,
     private readonly sizing: LeaseSizing = { requestsPerLease: 8, maxRequestsPerLease: 8 },
+    /** Where a lease's rest waits to be given back later (OwedReleases): the store did not take it, or must not yet. */
+    private readonly owed?: Pick<OwedReleases, 'add' | 'behindSettles'>,
   ) {}
 
   /** How many requests the next lease for these buckets holds: 1 (no lease) for buckets not reserved lately. */
@@ -108,6 +115,8 @@ export class LeasePool {
       outstanding: 1,
       admitted: 1,
       retired: false,
+      unreturned: false,
+      restSent: false,
       knownSpends: [...spends],
       timer: undefined,
     };
@@ -127,6 +136,16 @@ export class LeasePool {
   /** One of the lease's requests was settled or released (its part already returned). */
   done(lease: Lease): void {
     lease.outstanding--;
+    this.#returnRest(lease);
+  }
+
+  /**
+   * A request's part went back to no bucket (the store was away). Sent again it could return
+   * another request's room (a first try may have run although its answer was lost), so it goes
+   * back with the lease's whole reservation, once the lease lends no more and its requests are done.
+   */
+  partNotReturned(lease: Lease): void {
+    lease.unreturned = true;
     this.#returnRest(lease);
   }
 
@@ -175,11 +194,17 @@ export class LeasePool {
     this.#sizes.set(signature, entry);
   }
 
-  /** Once retired and quiet, the part no request used (each request returned its own part). */
+  /** Once retired and quiet, the part no request used (each request returned its own part, or could not). */
   #returnRest(lease: Lease): void {
-    if (!lease.retired || lease.outstanding > 0 || lease.used.every((used, i) => used >= lease.granted[i]!)) return;
-    void this.store.release(lease.id, lease.keys).catch(() => {
-      // The reservation's TTL returns it if the store cannot be told now.
-    });
+    if (!lease.retired || lease.outstanding > 0 || lease.restSent) return;
+    if (!lease.unreturned && lease.used.every((used, i) => used >= lease.granted[i]!)) return;
+    lease.restSent = true;
+    // Settles owed to the store (it was away) are replayed only into buckets that still hold
+    // their reservation: this one waits for them, or they would find it gone and charge nothing.
+    if (this.owed?.behindSettles()) {
+      this.owed.add(lease.id, lease.keys);
+      return;
+    }
+    this.store.release(lease.id, lease.keys).catch(() => this.owed?.add(lease.id, lease.keys));
   }
 }

@@ -7,6 +7,7 @@ import { counterChildren, type Metrics } from '../metrics.js';
 import type { Usage } from '../proxy/usage-tap.js';
 import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { LateCharges } from './late-charges.js';
+import type { OwedReleases } from './owed-releases.js';
 import type { PriceBook } from './price-book.js';
 import { RecentUsage } from './recent-usage.js';
 
@@ -74,6 +75,8 @@ export class Settlement {
     private readonly writeDirect: ((event: string) => void) | undefined,
     /** Where charges go that found their bucket lost (a store that can lose its data). */
     private readonly late?: LateCharges,
+    /** Where a release goes that the store did not take (it was away), to be given back later. */
+    private readonly owedReleases?: Pick<OwedReleases, 'add'>,
   ) {
     this.#spend = counterChildren(metrics.tenantSpend);
     const unwrittenSince = store.unwrittenSinceMs?.bind(store);
@@ -97,7 +100,12 @@ export class Settlement {
         // Its own reservation goes whole; a lease only gets back this request's part.
         const keys = admission.budgets.map((b) => b.key);
         const parts = admission.lease ? admission.amounts : undefined;
-        this.store.release(admission.reservationId, keys, parts).catch((err: unknown) => this.#warn('budget store release failed', err));
+        this.store.release(admission.reservationId, keys, parts).catch((err: unknown) => {
+          this.#warn('budget store release failed', err);
+          // Given back later: a part with its lease's whole reservation, a reservation of its own whole.
+          if (admission.lease) this.guard.partNotReturned(admission);
+          else this.owedReleases?.add(admission.reservationId, keys);
+        });
       }
       this.guard.finished(admission);
       return;
@@ -144,6 +152,11 @@ export class Settlement {
     } else this.#settled(admission, charges, event, settled, record.createdAtMs);
     // Issued before any release of the lease's rest, so the store sees this part returned first.
     this.guard.finished(admission);
+  }
+
+  /** Settles still owed to the store (releases owed wait for them: OwedReleases). */
+  get settlesOwed(): number {
+    return this.#retries.length;
   }
 
   /**
