@@ -102,7 +102,8 @@ export async function startServices(
   const gauges = new BudgetGauges(metrics);
   // Releases the store did not take wait for the settles owed to it (Settlement, made below).
   const owedReleases = redis ? new OwedReleases(ledger.store, logger, (): number => settlement.settlesOwed) : undefined;
-  const guard = new BudgetGuard(ledger.store, database.db, prices, new CrossingRecorder(database.db, logger), metrics, logger, now, () => directory.global(), {
+  const crossings = new CrossingRecorder(database.db, logger);
+  const guard = new BudgetGuard(ledger.store, database.db, prices, crossings, metrics, logger, now, () => directory.global(), {
     failMode: config.budgetFailMode,
     // Leases save a Redis round trip per request; an in-process store has none to save.
     leases: redis ? config.budget.leases : undefined,
@@ -167,6 +168,7 @@ export async function startServices(
     async stop() {
       clearInterval(priceTimer);
       clearInterval(renewTimer);
+      crossings.stop();
       await scheduler.stop();
       settlement.stop();
       owedReleases?.stop();

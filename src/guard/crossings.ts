@@ -2,7 +2,7 @@ import { formatUsd } from '../budget/money.js';
 import { thresholdsReached, type ScopedBudget } from '../budget/scopes.js';
 import { statusOf } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
-import { recordCrossing } from '../db/alerts.js';
+import { recordCrossing, type Crossing } from '../db/alerts.js';
 import { repeatedLogs, type Logger } from '../logger.js';
 import { quantity } from './budget-headers.js';
 
@@ -20,13 +20,29 @@ export interface CrossingSeen {
  * (CONTRACT sections 8 and 11). The database decides which replica was first; the in-process
  * memory only spares it from being asked on every request.
  */
+/** Crossings kept to be written again at most; beyond, a later request past the line tries again. */
+const MAX_RETRYING = 10_000;
+
 export class CrossingRecorder {
   readonly #seen = new Set<string>();
+  /** Crossings the database did not take, by id: written again every `retryMs` until it does. */
+  readonly #retrying = new Map<string, Crossing>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
+    /** How often crossings the database did not take are written again. */
+    private readonly retryMs = 5_000,
   ) {}
+
+  /** No more writes after this (shutdown). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 
   /** Records what `seen.spend` has reached; never throws, never awaited by a client. */
   note(seen: CrossingSeen): void {
@@ -58,7 +74,7 @@ export class CrossingRecorder {
       kind === 'alert'
         ? `${what} has used ${threshold}% of its ${usd ? '' : `${budget.unit} `}budget: ${used}.`
         : `${what} is blocked: ${used} used (block line ${threshold}%).`;
-    recordCrossing(this.db, {
+    void this.#write(id, {
       tenantId: ownerId,
       scope,
       kind,
@@ -67,15 +83,45 @@ export class CrossingRecorder {
       actor: 'gateway',
       details: data,
       notification: { event: kind === 'alert' ? 'budget_alert' : 'budget_blocked', message, data },
-    }).then(
-      (first) => {
-        if (first) this.logger.info({ tenant: ownerId, scope, kind, threshold }, `budget ${kind} recorded`);
-      },
-      (err: unknown) => {
-        // Forget it, so a later request tries again once the database is back.
+    });
+  }
+
+  /**
+   * Writes the crossing; one the database did not take is written again every `retryMs` until it
+   * does (the tenant may send nothing more this period), and at most once all the same: the
+   * database keeps one per threshold and period.
+   */
+  async #write(id: string, crossing: Crossing): Promise<boolean> {
+    const { tenantId, scope, kind, threshold } = crossing;
+    try {
+      if (await recordCrossing(this.db, crossing)) this.logger.info({ tenant: tenantId, scope, kind, threshold }, `budget ${kind} recorded`);
+      this.#retrying.delete(id);
+      return true;
+    } catch (err) {
+      repeatedLogs(this.logger).warn({ tenant: tenantId, scope, kind, err: (err as Error).message }, 'could not record a budget crossing');
+      if (this.#stopped || (this.#retrying.size >= MAX_RETRYING && !this.#retrying.has(id))) {
+        // Forget it, so a later request past the line tries again.
         this.#seen.delete(id);
-        repeatedLogs(this.logger).warn({ tenant: ownerId, scope, kind, err: (err as Error).message }, 'could not record a budget crossing');
-      },
-    );
+        return false;
+      }
+      this.#retrying.set(id, crossing);
+      this.#schedule();
+      return false;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#retry(), this.retryMs);
+    this.#timer.unref();
+  }
+
+  async #retry(): Promise<void> {
+    for (const [id, crossing] of [...this.#retrying]) {
+      // The database still away: the rest waits for the next round.
+      if (!(await this.#write(id, crossing))) break;
+    }
+    this.#timer = undefined;
+    if (this.#retrying.size > 0) this.#schedule();
   }
 }
