@@ -100,7 +100,16 @@ export function createMetrics(options: { defaultMetrics?: boolean; tenantLabelCa
         await refreshBudgetGauges();
       },
     }),
-    /** Sets how a scrape refreshes the two budget gauges (src/guard/budget-gauges.ts). */
+    tenantThreshold: new Gauge({
+      name: 'budget_gateway_tenant_threshold_ratio',
+      help: 'Where a USD budget alerts (line="alert", its lowest alert threshold) and blocks (line="block", its grace threshold), as a ratio of the effective budget: what budget_gateway_tenant_utilization_ratio is compared with.',
+      labelNames: ['tenant', 'scope', 'line'] as const,
+      registers,
+      async collect() {
+        await refreshBudgetGauges();
+      },
+    }),
+    /** Sets how a scrape refreshes the budget gauges (src/guard/budget-gauges.ts). */
     refreshBudgetGaugesWith(source: () => Promise<void>): void {
       budgetGauges = source;
     },

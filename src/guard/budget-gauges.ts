@@ -38,7 +38,8 @@ export interface GaugeSources {
 
 /**
  * The per-tenant budget gauges (CONTRACT section 10: `budget_gateway_tenant_budget_usd`, the
- * effective budget, and `budget_gateway_tenant_utilization_ratio`). Requests set them as they
+ * effective budget, and `budget_gateway_tenant_utilization_ratio`; beside them
+ * `budget_gateway_tenant_threshold_ratio`, the thresholds utilization alerts and blocks at). Requests set them as they
  * settle; a scrape sets them again from the tenant's budget and spend as they stand then, since
  * what moves them without a request (a period's end, an override's expiry, an admin's reset or
  * new budget, on any replica) would otherwise leave a blocked tenant reading blocked, and its
@@ -59,7 +60,7 @@ export class BudgetGauges {
       const global = budget.scope === 'global';
       const tenantLabel = global ? '' : this.metrics.tenantLabel(caller.tenant.tenantId);
       const scopeLabel = this.metrics.scopeLabel(budget.scope);
-      this.metrics.tenantBudget.labels(tenantLabel, scopeLabel).set(budget.lines.effectiveMicros / 1e6);
+      this.#setBudget(tenantLabel, scopeLabel, budget);
       const label = `${tenantLabel}\n${scopeLabel}`;
       if (this.#series.size < UTILIZATION_CHILDREN || this.#series.has(label)) {
         this.#series.set(label, {
@@ -93,14 +94,22 @@ export class BudgetGauges {
         this.#series.delete(label);
         this.metrics.tenantBudget.remove(series.tenantLabel, series.scopeLabel);
         this.metrics.tenantUtilization.remove(series.tenantLabel, series.scopeLabel);
+        this.metrics.tenantThreshold.remove(series.tenantLabel, series.scopeLabel, 'alert');
+        this.metrics.tenantThreshold.remove(series.tenantLabel, series.scopeLabel, 'block');
       }
     }
     const states = await budgetStates(sources, found.map((f) => f.budget));
     found.forEach(({ series, budget }, i) => {
-      const effective = budget.lines.effectiveMicros;
-      this.metrics.tenantBudget.labels(series.tenantLabel, series.scopeLabel).set(effective / 1e6);
-      this.#utilization(series.tenantLabel, series.scopeLabel).set(utilization(states[i]!.spend, effective));
+      this.#setBudget(series.tenantLabel, series.scopeLabel, budget);
+      this.#utilization(series.tenantLabel, series.scopeLabel).set(utilization(states[i]!.spend, budget.lines.effectiveMicros));
     });
+  }
+
+  /** The effective budget, and the thresholds its utilization alerts and blocks at (per tenant, so alert rules need no fixed numbers). */
+  #setBudget(tenantLabel: string, scopeLabel: string, budget: ScopedBudget): void {
+    this.metrics.tenantBudget.labels(tenantLabel, scopeLabel).set(budget.lines.effectiveMicros / 1e6);
+    this.metrics.tenantThreshold.labels(tenantLabel, scopeLabel, 'alert').set(budget.alertThresholds[0]! / 100);
+    this.metrics.tenantThreshold.labels(tenantLabel, scopeLabel, 'block').set(budget.graceThreshold / 100);
   }
 }
 

@@ -59,6 +59,22 @@ forEachStore('the budget gauges at a scrape', (store) => {
     expect(await gauges(tenant)).toEqual({ budget: 0.0001, utilization: 0.55 });
 
     expect((await admin().delete(`/tenants/${tenant.tenantId}`)).status).toBe(200);
-    expect(await suite.gateway.metrics()).not.toContain(series(tenant));
+    // Its budget, utilization and threshold series all go (its spend counter stays, as counters do).
+    expect(await suite.gateway.metrics()).not.toMatch(new RegExp(`budget_gateway_tenant_(budget_usd|utilization_ratio|threshold_ratio)\\{tenant="${tenant.tenantId}"`));
+  });
+
+  it("exports the tenant's own alert and block thresholds beside its utilization, as an admin sets them", async () => {
+    const tenant = await suite.gateway.createTenant({ maxBudgetMicros: 100 });
+    expect((await admin().put(`/tenants/${tenant.tenantId}`, { max_budget: 0.0001, alert_thresholds: [50, 75], grace_threshold: 150 })).status).toBe(200);
+    await suite.gateway.client({ apiKey: tenant.key }).chat.completions.create(chat);
+    const thresholds = async () => {
+      const text = await suite.gateway.metrics();
+      const line = (name: string) => sample(text, `budget_gateway_tenant_threshold_ratio{tenant="${tenant.tenantId}",scope="tenant",line="${name}"}`);
+      return { alert: line('alert'), block: line('block') };
+    };
+    expect(await thresholds()).toEqual({ alert: 0.5, block: 1.5 });
+
+    expect((await admin().put(`/tenants/${tenant.tenantId}`, { max_budget: 0.0001, alert_threshold: 90, grace_threshold: 100 })).status).toBe(200);
+    expect(await thresholds()).toEqual({ alert: 0.9, block: 1 });
   });
 });
