@@ -14,15 +14,15 @@ export interface CrossingSeen {
   readonly spend: number;
 }
 
+/** Crossings kept to be written again at most; beyond, a later request past the line tries again. */
+const MAX_RETRYING = 10_000;
+
 /**
  * Turns "this budget has reached a threshold (or its block line) in this period" into one
  * `budget_alert` / `budget_blocked` audit entry and notification per threshold and period
  * (CONTRACT sections 8 and 11). The database decides which replica was first; the in-process
  * memory only spares it from being asked on every request.
  */
-/** Crossings kept to be written again at most; beyond, a later request past the line tries again. */
-const MAX_RETRYING = 10_000;
-
 export class CrossingRecorder {
   readonly #seen = new Set<string>();
   /** Crossings the database did not take, by id: written again every `retryMs` until it does. */
