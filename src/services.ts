@@ -168,10 +168,10 @@ export async function startServices(
     async stop() {
       clearInterval(priceTimer);
       clearInterval(renewTimer);
-      crossings.stop();
+      await crossings.stop();
       await scheduler.stop();
       settlement.stop();
-      owedReleases?.stop();
+      await owedReleases?.stop();
       await settlement.flush();
       guard.retireLeases();
       await owedReleases?.flush();

@@ -4,6 +4,7 @@ import { statusOf } from '../budget/thresholds.js';
 import type { Db } from '../db/client.js';
 import { recordCrossing, type Crossing } from '../db/alerts.js';
 import { repeatedLogs, type Logger } from '../logger.js';
+import { RetryLoop } from '../retry-loop.js';
 import { quantity } from './budget-headers.js';
 
 export interface CrossingSeen {
@@ -27,21 +28,22 @@ export class CrossingRecorder {
   readonly #seen = new Set<string>();
   /** Crossings the database did not take, by id: written again every `retryMs` until it does. */
   readonly #retrying = new Map<string, Crossing>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #retry: RetryLoop;
   #stopped = false;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
     /** How often crossings the database did not take are written again. */
-    private readonly retryMs = 5_000,
-  ) {}
+    retryMs = 5_000,
+  ) {
+    this.#retry = new RetryLoop(retryMs, () => this.#writeAgain(), () => this.#retrying.size > 0);
+  }
 
-  /** No more writes after this (shutdown). */
-  stop(): void {
+  /** No more writes again after this (shutdown). */
+  stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    return this.#retry.stop();
   }
 
   /** Records what `seen.spend` has reached; never throws, never awaited by a client. */
@@ -105,23 +107,15 @@ export class CrossingRecorder {
         return false;
       }
       this.#retrying.set(id, crossing);
-      this.#schedule();
+      this.#retry.ask();
       return false;
     }
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => void this.#retry(), this.retryMs);
-    this.#timer.unref();
-  }
-
-  async #retry(): Promise<void> {
+  async #writeAgain(): Promise<void> {
     for (const [id, crossing] of [...this.#retrying]) {
       // The database still away: the rest waits for the next round.
       if (!(await this.#write(id, crossing))) break;
     }
-    this.#timer = undefined;
-    if (this.#retrying.size > 0) this.#schedule();
   }
 }

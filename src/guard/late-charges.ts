@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { ledgerWriters } from '../db/ledger.js';
 import { seenInSnapshot } from '../db/snapshot.js';
 import { repeatedLogs, type Logger } from '../logger.js';
+import { RetryLoop } from '../retry-loop.js';
 
 /** How often the charges waiting are looked at. */
 const EVERY_MS = 1_000;
@@ -46,9 +47,7 @@ export interface LateChargeDeps {
  */
 export class LateCharges {
   readonly #waiting = new Map<string, LateCharge>();
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = false;
+  readonly #retry = new RetryLoop(EVERY_MS, () => this.run(), () => this.#waiting.size > 0);
   readonly #now: () => number;
 
   constructor(private readonly deps: LateChargeDeps) {
@@ -69,7 +68,7 @@ export class LateCharges {
       return;
     }
     this.#waiting.set(`${requestId} ${budget.key}`, { requestId, budget, amount, sinceMs: this.#now() });
-    this.#schedule();
+    this.#retry.ask();
   }
 
   /** Settles what can be settled now (of the oldest 5,000 waiting): charged, found counted, or given up. */
@@ -117,23 +116,8 @@ export class LateCharges {
    * ledger meanwhile is settled now rather than lost with the process.
    */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    await this.#retry.stop();
     if (this.#waiting.size > 0) await Promise.race([this.run(), wait(LAST_LOOK_MS, undefined, { ref: false })]);
-  }
-
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#running !== undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#running = this.run().finally(() => {
-        this.#running = undefined;
-        if (this.#waiting.size > 0) this.#schedule();
-      });
-    }, EVERY_MS);
-    this.#timer.unref();
   }
 }
 

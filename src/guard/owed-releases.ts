@@ -1,5 +1,6 @@
 import type { SpendStore } from '../budget/spend-store.js';
 import { repeatedLogs, type Logger } from '../logger.js';
+import { RetryLoop } from '../retry-loop.js';
 
 /** How often releases owed to the store are tried again. */
 const EVERY_MS = 1_000;
@@ -18,8 +19,7 @@ const MAX_OWED = 100_000;
  */
 export class OwedReleases {
   readonly #owed = new Map<string, readonly string[]>();
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
+  readonly #retry = new RetryLoop(EVERY_MS, () => this.flush(), () => this.#owed.size > 0);
 
   constructor(
     private readonly store: Pick<SpendStore, 'release'>,
@@ -43,7 +43,7 @@ export class OwedReleases {
       return;
     }
     this.#owed.set(id, keys);
-    this.#schedule();
+    this.#retry.ask();
   }
 
   /** Sends what is owed, in order, while the store takes it; resolves with how many it took. */
@@ -64,20 +64,7 @@ export class OwedReleases {
   }
 
   /** No more tries after this (shutdown, which flushes once itself). */
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      void this.flush().then(() => {
-        this.#timer = undefined;
-        if (this.#owed.size > 0) this.#schedule();
-      });
-    }, EVERY_MS);
-    this.#timer.unref();
+  stop(): Promise<void> {
+    return this.#retry.stop();
   }
 }

@@ -9,6 +9,7 @@ import type { Admission, BudgetGuard } from './budget-guard.js';
 import type { LateCharges } from './late-charges.js';
 import type { OwedReleases } from './owed-releases.js';
 import type { PriceBook } from './price-book.js';
+import { RetryLoop } from '../retry-loop.js';
 import { RecentUsage } from './recent-usage.js';
 
 /** A settle of a request that holds a reservation: the usual case, one object for all of them. */
@@ -59,7 +60,7 @@ interface OwedSettle {
  */
 export class Settlement {
   #retries: OwedSettle[] = [];
-  #retryTimer: NodeJS.Timeout | undefined;
+  readonly #retry = new RetryLoop(1_000, () => this.flush(), () => this.#retries.length > 0);
   readonly #recent = new RecentUsage(RECENT_MS, MAX_RECENT);
   #unwrittenTimer: NodeJS.Timeout | undefined;
   readonly #spend: (tenant: string) => { inc(value: number): void };
@@ -193,8 +194,7 @@ export class Settlement {
   }
 
   stop(): void {
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    void this.#retry.stop();
     clearInterval(this.#unwrittenTimer);
     this.#unwrittenTimer = undefined;
   }
@@ -224,18 +224,7 @@ export class Settlement {
       return;
     }
     this.#retries.push(settle);
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined || this.#retries.length === 0) return;
-    this.#retryTimer = setTimeout(() => {
-      void this.flush().then(() => {
-        this.#retryTimer = undefined;
-        this.#scheduleRetry();
-      });
-    }, 1_000);
-    this.#retryTimer.unref();
+    this.#retry.ask();
   }
 
   /** The message is written out at each call, so that it can be found in the code by what the log says. */

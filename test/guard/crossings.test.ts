@@ -47,7 +47,7 @@ describe('budget crossings the database did not take', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await alerts()).toBe(1);
     } finally {
-      recorder.stop();
+      await recorder.stop();
     }
   });
 
@@ -59,7 +59,7 @@ describe('budget crossings the database did not take', () => {
     setDown(true);
     recorder.note({ ownerId: owner, budget: budget!, spend: 850 });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    recorder.stop();
+    await recorder.stop();
     setDown(false);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await listAudit(db, { tenantId: owner, event: 'budget_alert', limit: 10 })).toHaveLength(0);

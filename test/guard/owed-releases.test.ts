@@ -182,7 +182,7 @@ describe('OwedReleases', () => {
 
     store.away = true;
     owed.add('b', ['k']);
-    owed.stop();
+    await owed.stop();
     store.away = false;
     await vi.advanceTimersByTimeAsync(5_000);
     expect(store.released).toEqual(['a']);
