@@ -48,7 +48,7 @@ export class OwedReleases {
 
   /** Sends what is owed, in order, while the store takes it; resolves with how many it took. */
   async flush(): Promise<number> {
-    if (this.#owed.size === 0 || this.settlesOwed() > 0) return 0;
+    if (this.#owed.size === 0 || this.behindSettles()) return 0;
     let released = 0;
     for (const [id, keys] of this.#owed) {
       try {

@@ -2,12 +2,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantBucket } from '../../src/budget/scopes.js';
 import { getTenant } from '../../src/db/tenants.js';
-import { startSimLiteLLM, type SimLiteLLM } from '../../src/sim/litellm.js';
-import { chatCalls, startTestGateway, testDatabase, type TestGateway, type TestTenant } from '../support/gateway.js';
+import { chatCalls, type TestTenant } from '../support/gateway.js';
 import { ledgerRows } from '../support/ledger.js';
 import { databaseUrl } from '../support/services.js';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { withPrivateRedisGateway } from './support/redis-gateway.js';
 
 /**
  * Redis out of reach for a moment, with its data (a network cut): what the gateway could not give
@@ -18,43 +16,25 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 5 };
 
 describe.skipIf(!databaseUrl())(`Redis out of reach, then back with its data${databaseUrl() ? '' : ' (set TEST_DATABASE_URL to run)'}`, () => {
-  let redis: PrivateRedis;
-  let proxy: TcpProxy;
-  let sim: SimLiteLLM;
-  let gateway: TestGateway;
+  const suite = withPrivateRedisGateway({ BUDGET_FAIL_MODE: 'closed' }, {}, { proxied: true });
   let direct: Redis;
-
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-    const { hostname, port } = new URL(redis.url);
-    proxy = await startTcpProxy({ host: hostname, port: Number(port) });
-    sim = await startSimLiteLLM();
-    gateway = await startTestGateway(
-      { LITELLM_BASE_URL: sim.url, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, BUDGET_FAIL_MODE: 'closed' },
-      { database: await testDatabase() },
-    );
-    direct = new Redis(redis.url);
-  }, 30_000);
-  afterAll(async () => {
-    direct?.disconnect();
-    await proxy?.up();
-    await gateway?.shutdown();
-    await sim?.close();
-    await proxy?.close();
-    await redis?.stop();
+  beforeAll(() => {
+    direct = new Redis(suite.redis.url);
   });
+  afterAll(() => direct?.disconnect());
 
   const reserved = async (tenant: TestTenant) => {
-    const { periodStartedAt } = (await getTenant(gateway.db, tenant.tenantId))!;
+    const { periodStartedAt } = (await getTenant(suite.gateway.db, tenant.tenantId))!;
     return Number(await direct.hget(`bg:${tenantBucket(tenant.tenantId, periodStartedAt.getTime(), 'usd')}`, 'reserved'));
   };
   const cut = async (ms: number) => {
-    await proxy.down();
+    await suite.proxy!.down();
     await new Promise((resolve) => setTimeout(resolve, ms));
-    await proxy.up();
+    await suite.proxy!.up();
   };
 
   it('gives back the rest of leases that ran out while Redis was away', async () => {
+    const { gateway } = suite;
     const tenant = await gateway.createTenant({ maxBudgetMicros: 1_000_000 });
     const client = gateway.client({ apiKey: tenant.key });
     // Bursts take leases (a lease lends for a second): the last ones are still lending at the cut.
@@ -67,6 +47,7 @@ describe.skipIf(!databaseUrl())(`Redis out of reach, then back with its data${da
   }, 40_000);
 
   it('gives back the reservation of a request that failed upstream while Redis was away', async () => {
+    const { gateway, sim } = suite;
     const tenant = await gateway.createTenant({ maxBudgetMicros: 1_000_000 });
     const client = gateway.client({ apiKey: tenant.key, timeout: 30_000 });
     const calls = chatCalls(sim);
